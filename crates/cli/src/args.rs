@@ -1,0 +1,134 @@
+//! Command-line flags. Every flag also reads an `EVENTLAKE_*` environment variable; values
+//! left unset fall back to the config file, then to the defaults named in the help.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use eventlake_events::{EpochUnit, PartitionGranularity, UnknownTypePolicy};
+use eventlake_ingest::StartPosition;
+
+use crate::units::{parse_bytes, parse_count, parse_duration, parse_property};
+
+/// eventlake: Kafka JSON events into Delta Lake tables, exactly once, with SQL over them.
+#[derive(Debug, Parser)]
+#[command(name = "eventlake", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format: text for people, json for log collectors.
+    #[arg(long, global = true, env = "EVENTLAKE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read JSON events from Kafka and commit them to the lake's Delta tables, exactly once.
+    Ingest(IngestArgs),
+}
+
+/// Flags of `eventlake ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// TOML config file; flags and environment variables override its values.
+    #[arg(long, env = "EVENTLAKE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Kafka bootstrap servers, host:port separated by commas [default: localhost:9092].
+    #[arg(long, env = "EVENTLAKE_BROKERS", value_name = "HOSTS")]
+    pub brokers: Option<String>,
+
+    /// Topic to read; repeat the flag or separate names with commas.
+    #[arg(long = "topic", env = "EVENTLAKE_TOPIC", value_name = "NAME", value_delimiter = ',')]
+    pub topics: Vec<String>,
+
+    /// Kafka consumer group; ingestors in one group share the partitions [default: eventlake].
+    #[arg(long, env = "EVENTLAKE_GROUP", value_name = "ID")]
+    pub group: Option<String>,
+
+    /// Lake root directory holding the Delta tables [default: ./lake].
+    #[arg(long, env = "EVENTLAKE_LAKE", value_name = "DIR")]
+    pub lake: Option<String>,
+
+    /// Directory of JSON Schema files, one per event type [default: ./schemas].
+    #[arg(long, env = "EVENTLAKE_SCHEMAS", value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+
+    /// Unit of numeric event_time values: seconds, milliseconds, microseconds or nanoseconds
+    /// [default: seconds]. RFC 3339 strings are always accepted.
+    #[arg(long, env = "EVENTLAKE_EPOCH_UNIT", value_name = "UNIT", value_parser = parse_epoch_unit)]
+    pub epoch_unit: Option<EpochUnit>,
+
+    /// Events of a type without a schema file: reject them, or keep their payload as JSON
+    /// text in event_data_json [default: reject].
+    #[arg(long, env = "EVENTLAKE_UNKNOWN_TYPES", value_name = "POLICY", value_parser = parse_unknown_types)]
+    pub unknown_types: Option<UnknownTypePolicy>,
+
+    /// Time partitions of the events table: day (event_date) or hour (event_date and
+    /// event_hour) [default: day].
+    #[arg(long, env = "EVENTLAKE_PARTITION_BY", value_name = "GRANULARITY", value_parser = parse_granularity)]
+    pub partition_by: Option<PartitionGranularity>,
+
+    /// Flush after this many buffered records [default: 500000].
+    #[arg(long, env = "EVENTLAKE_FLUSH_ROWS", value_name = "COUNT", value_parser = parse_count)]
+    pub flush_rows: Option<usize>,
+
+    /// Flush after this many buffered bytes, such as 128MiB [default: 128MiB].
+    #[arg(long, env = "EVENTLAKE_FLUSH_BYTES", value_name = "SIZE", value_parser = parse_bytes)]
+    pub flush_bytes: Option<usize>,
+
+    /// Flush when the oldest buffered record is this old, such as 10s or 500ms, also while
+    /// the topic is quiet [default: 10s].
+    #[arg(long, env = "EVENTLAKE_FLUSH_INTERVAL", value_name = "DURATION", value_parser = parse_duration)]
+    pub flush_interval: Option<Duration>,
+
+    /// Memory for buffered records including a flush in progress; above it partitions are
+    /// paused [default: 512MiB].
+    #[arg(long, env = "EVENTLAKE_MAX_BUFFER", value_name = "SIZE", value_parser = parse_bytes)]
+    pub max_buffer: Option<usize>,
+
+    /// Where to start partitions that the lake has no offset for: earliest, or latest (the
+    /// group's committed offset, else the end) [default: earliest].
+    #[arg(long, env = "EVENTLAKE_START_FROM", value_name = "POSITION", value_parser = parse_start_position)]
+    pub start_from: Option<StartPosition>,
+
+    /// Stop once every assigned partition is read to its end, after committing.
+    #[arg(long, env = "EVENTLAKE_STOP_AT_END")]
+    pub stop_at_end: bool,
+
+    /// Parquet compression: zstd, snappy, gzip, lz4 or none [default: zstd].
+    #[arg(long, env = "EVENTLAKE_COMPRESSION", value_name = "CODEC")]
+    pub compression: Option<String>,
+
+    /// Write a Delta checkpoint every N commits; 0 turns checkpoints off [default: 10].
+    #[arg(long, env = "EVENTLAKE_CHECKPOINT_INTERVAL", value_name = "N")]
+    pub checkpoint_interval: Option<u64>,
+
+    /// librdkafka property passed through as key=value, such as security.protocol=SASL_SSL;
+    /// repeat for several.
+    #[arg(short = 'X', long = "kafka-property", value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub kafka_properties: Vec<(String, String)>,
+}
+
+fn parse_epoch_unit(text: &str) -> Result<EpochUnit, String> {
+    text.parse()
+}
+
+fn parse_unknown_types(text: &str) -> Result<UnknownTypePolicy, String> {
+    text.parse()
+}
+
+fn parse_granularity(text: &str) -> Result<PartitionGranularity, String> {
+    text.parse()
+}
+
+fn parse_start_position(text: &str) -> Result<StartPosition, String> {
+    text.parse()
+}

@@ -1,0 +1,37 @@
+//! Errors of the command line and their exit codes.
+
+use std::process::ExitCode;
+
+use eventlake_ingest::IngestError;
+
+/// A failure that ends the command.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A bad flag, environment variable, config file or schema file: the user can fix it.
+    #[error("{0}")]
+    Config(String),
+
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+impl CliError {
+    /// Exit code 2 for configuration errors, 1 for failures while running.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Config(_) => ExitCode::from(2),
+            CliError::Ingest(error) if is_configuration(error) => ExitCode::from(2),
+            CliError::Ingest(_) => ExitCode::from(1),
+        }
+    }
+}
+
+fn is_configuration(error: &IngestError) -> bool {
+    use eventlake_lake::LakeError;
+    matches!(
+        error,
+        IngestError::KafkaConfig(_)
+            | IngestError::Subscribe { .. }
+            | IngestError::Lake(LakeError::InvalidLocation { .. } | LakeError::SchemaMismatch { .. } | LakeError::PartitionMismatch { .. })
+    )
+}

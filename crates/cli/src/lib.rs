@@ -1,0 +1,64 @@
+//! The `eventlake` command line: argument parsing, configuration, logging and the
+//! subcommands. `main.rs` only calls [`run`].
+
+mod args;
+mod error;
+mod ingest_command;
+mod logging;
+mod settings;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+pub use args::Cli;
+pub use error::CliError;
+
+/// Parses the command line, runs the subcommand and returns the process exit code: 0 on
+/// success, 2 for a bad flag or configuration, 1 for a failure while running.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return report_usage_error(error),
+    };
+    logging::init(cli.log_format);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            args::Command::Ingest(ingest_args) => ingest_command::run(ingest_args).await,
+        }
+    });
+
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+/// Prints clap's message on one line, or help and version as they are.
+fn report_usage_error(error: clap::Error) -> ExitCode {
+    if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = error.to_string();
+    let message: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    eprintln!("{}; run 'eventlake --help' for usage", message.join(" "));
+    ExitCode::from(2)
+}

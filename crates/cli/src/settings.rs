@@ -1,0 +1,164 @@
+//! The config file and the merge of flags, environment, file and defaults into one
+//! [`IngestConfig`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use eventlake_events::{DecodeOptions, EpochUnit, PayloadSchemas, UnknownTypePolicy};
+use eventlake_ingest::{FlushPolicy, IngestConfig, StartPosition, TableNames};
+use eventlake_lake::{LakeRoot, WriteSettings};
+use serde::Deserialize;
+
+use crate::args::IngestArgs;
+use crate::error::CliError;
+use crate::units::{parse_bytes, parse_duration};
+
+/// The TOML config file. Keys mirror the long flags with `_` in place of `-`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub brokers: Option<String>,
+    pub topics: Option<Vec<String>>,
+    pub group: Option<String>,
+    pub lake: Option<String>,
+    pub schemas: Option<PathBuf>,
+    pub epoch_unit: Option<String>,
+    pub unknown_types: Option<String>,
+    pub partition_by: Option<String>,
+    pub flush_rows: Option<usize>,
+    pub flush_bytes: Option<String>,
+    pub flush_interval: Option<String>,
+    pub max_buffer: Option<String>,
+    pub start_from: Option<String>,
+    pub stop_at_end: Option<bool>,
+    pub compression: Option<String>,
+    pub checkpoint_interval: Option<u64>,
+    /// librdkafka properties, such as `"security.protocol" = "SASL_SSL"`.
+    #[serde(default)]
+    pub kafka: BTreeMap<String, String>,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<Self, CliError> {
+        let text = std::fs::read_to_string(path).map_err(|error| CliError::Config(format!("cannot read config file {}: {error}", path.display())))?;
+        toml::from_str(&text).map_err(|error| {
+            let message = error.message().replace('\n', " ");
+            let location = error
+                .span()
+                .map(|span| {
+                    let line = text[..span.start].matches('\n').count() + 1;
+                    format!(" at line {line}")
+                })
+                .unwrap_or_default();
+            CliError::Config(format!("invalid config file {}{location}: {message}", path.display()))
+        })
+    }
+}
+
+/// Parses a value from the config file with the same parser as its flag, naming the key.
+fn from_file<T>(key: &str, value: Option<&String>, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, CliError> {
+    value
+        .map(|text| parse(text).map_err(|message| CliError::Config(format!("config key '{key}': {message}"))))
+        .transpose()
+}
+
+fn parse_compression(text: &str) -> Result<Compression, String> {
+    match text {
+        "zstd" => Ok(Compression::ZSTD(ZstdLevel::default())),
+        "snappy" => Ok(Compression::SNAPPY),
+        "gzip" => Ok(Compression::GZIP(Default::default())),
+        "lz4" => Ok(Compression::LZ4_RAW),
+        "none" => Ok(Compression::UNCOMPRESSED),
+        other => Err(format!("invalid compression '{other}': expected zstd, snappy, gzip, lz4 or none")),
+    }
+}
+
+/// Merges flags (with their environment variables), the config file and defaults.
+pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+
+    let topics = if args.topics.is_empty() { file.topics.clone().unwrap_or_default() } else { args.topics.clone() };
+    let topics: Vec<String> = topics.into_iter().map(|topic| topic.trim().to_string()).filter(|topic| !topic.is_empty()).collect();
+    if topics.is_empty() {
+        return Err(CliError::Config("no topic given; pass --topic NAME or set topics = [\"NAME\"] in the config file".to_string()));
+    }
+
+    let schemas_dir = args.schemas.or(file.schemas).unwrap_or_else(|| PathBuf::from("schemas"));
+    let schemas = PayloadSchemas::load_dir(&schemas_dir).map_err(|error| CliError::Config(error.to_string()))?;
+    let lake_location = args.lake.or(file.lake).unwrap_or_else(|| "./lake".to_string());
+    let lake = LakeRoot::parse(&lake_location).map_err(|error| CliError::Config(error.to_string()))?;
+
+    let epoch_unit = match args.epoch_unit {
+        Some(unit) => unit,
+        None => from_file("epoch_unit", file.epoch_unit.as_ref(), |text| text.parse::<EpochUnit>())?.unwrap_or_default(),
+    };
+    let unknown_types = match args.unknown_types {
+        Some(policy) => policy,
+        None => from_file("unknown_types", file.unknown_types.as_ref(), |text| text.parse::<UnknownTypePolicy>())?.unwrap_or_default(),
+    };
+    let granularity = match args.partition_by {
+        Some(granularity) => granularity,
+        None => from_file("partition_by", file.partition_by.as_ref(), |text| text.parse())?.unwrap_or_default(),
+    };
+    let start_position = match args.start_from {
+        Some(position) => position,
+        None => from_file("start_from", file.start_from.as_ref(), |text| text.parse::<StartPosition>())?.unwrap_or_default(),
+    };
+
+    let defaults = FlushPolicy::default();
+    let flush = FlushPolicy {
+        max_rows: args.flush_rows.or(file.flush_rows).unwrap_or(defaults.max_rows),
+        max_bytes: match args.flush_bytes {
+            Some(bytes) => bytes,
+            None => from_file("flush_bytes", file.flush_bytes.as_ref(), parse_bytes)?.unwrap_or(defaults.max_bytes),
+        },
+        max_age: match args.flush_interval {
+            Some(interval) => interval,
+            None => from_file("flush_interval", file.flush_interval.as_ref(), parse_duration)?.unwrap_or(defaults.max_age),
+        },
+    };
+    if flush.max_rows == 0 {
+        return Err(CliError::Config("config key 'flush_rows': must be greater than zero".to_string()));
+    }
+    let max_buffer_bytes = match args.max_buffer {
+        Some(bytes) => bytes,
+        None => from_file("max_buffer", file.max_buffer.as_ref(), parse_bytes)?.unwrap_or(512 * 1024 * 1024),
+    };
+
+    let mut write = WriteSettings::default();
+    let compression = match &args.compression {
+        Some(text) => Some(parse_compression(text).map_err(|message| CliError::Config(format!("--compression: {message}")))?),
+        None => from_file("compression", file.compression.as_ref(), parse_compression)?,
+    };
+    if let Some(compression) = compression {
+        write.compression = compression;
+    }
+    if let Some(interval) = args.checkpoint_interval.or(file.checkpoint_interval) {
+        write.checkpoint_interval = interval;
+    }
+
+    let mut kafka_properties = file.kafka.clone();
+    kafka_properties.extend(args.kafka_properties);
+
+    Ok(IngestConfig {
+        brokers: args.brokers.or(file.brokers).unwrap_or_else(|| "localhost:9092".to_string()),
+        topics,
+        group_id: args.group.or(file.group).unwrap_or_else(|| "eventlake".to_string()),
+        lake,
+        tables: TableNames::default(),
+        schemas: Arc::new(schemas),
+        decode: DecodeOptions { epoch_unit, unknown_types },
+        granularity,
+        flush,
+        max_buffer_bytes,
+        start_position,
+        stop_at_end: args.stop_at_end || file.stop_at_end.unwrap_or(false),
+        kafka_properties,
+        write,
+    })
+}

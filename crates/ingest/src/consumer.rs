@@ -1,0 +1,256 @@
+//! The Kafka consumer: client settings and partition assignment from the lake's offsets.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use eventlake_lake::{LakeTable, SourcePartition};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaResult;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use tracing::{debug, error, info, warn};
+
+use crate::config::{IngestConfig, StartPosition};
+use crate::error::IngestError;
+use crate::throttle::LogThrottle;
+
+/// Shortest time between two log lines about the same Kafka client problem.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Locks a mutex, taking the data of a poisoned one: every writer of these mutexes leaves
+/// them consistent at each statement.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Assignment state shared between the rebalance callback and the consumer loop.
+#[derive(Debug, Default)]
+pub(crate) struct Assignment {
+    pub partitions: BTreeSet<SourcePartition>,
+    /// Set when the partitions changed since the consumer loop last looked.
+    pub changed: bool,
+    /// Set when the committed offsets could not be read; the loop stops with it.
+    pub error: Option<String>,
+}
+
+/// Reads the committed offsets of both tables for an assignment.
+pub(crate) struct OffsetReader {
+    pub tables: Vec<LakeTable>,
+}
+
+impl OffsetReader {
+    /// Returns, per partition, the lowest last-committed offset over all tables, or no entry
+    /// when some table has none for it.
+    async fn committed(&mut self, partitions: &[SourcePartition]) -> Result<HashMap<SourcePartition, i64>, IngestError> {
+        let mut lowest: Option<HashMap<SourcePartition, i64>> = None;
+        for table in &mut self.tables {
+            table.refresh().await?;
+            let offsets = table.committed_offsets(partitions).await?;
+            lowest = Some(match lowest {
+                None => offsets,
+                Some(previous) => previous
+                    .into_iter()
+                    .filter_map(|(partition, offset)| {
+                        let other = offsets.get(&partition)?;
+                        Some((partition, offset.min(*other)))
+                    })
+                    .collect(),
+            });
+        }
+        Ok(lowest.unwrap_or_default())
+    }
+}
+
+/// librdkafka callbacks of the ingestor.
+pub(crate) struct IngestContext {
+    runtime: tokio::runtime::Handle,
+    reader: Mutex<OffsetReader>,
+    start_position: StartPosition,
+    /// Last offset consumed per partition, kept across revocations: records still buffered
+    /// or being flushed must not be read a second time if the partition comes back.
+    pub consumed: Mutex<HashMap<SourcePartition, i64>>,
+    pub assignment: Mutex<Assignment>,
+    /// Keeps a broker outage from logging a line per reconnect attempt.
+    pub log_throttle: LogThrottle,
+}
+
+impl IngestContext {
+    pub fn new(runtime: tokio::runtime::Handle, reader: OffsetReader, start_position: StartPosition) -> Self {
+        Self {
+            runtime,
+            reader: Mutex::new(reader),
+            start_position,
+            consumed: Mutex::new(HashMap::new()),
+            assignment: Mutex::new(Assignment::default()),
+            log_throttle: LogThrottle::new(LOG_INTERVAL),
+        }
+    }
+
+    /// Sets the start offset of each partition in `list`: after the offset committed to the
+    /// lake, or after the last record already consumed, whichever is later.
+    fn set_start_offsets(&self, list: &mut TopicPartitionList) -> Result<Vec<SourcePartition>, IngestError> {
+        let partitions: Vec<SourcePartition> = list
+            .elements()
+            .iter()
+            .map(|element| SourcePartition::new(element.topic(), element.partition()))
+            .collect();
+        let committed = {
+            let mut reader = lock(&self.reader);
+            self.runtime.block_on(reader.committed(&partitions))?
+        };
+        let consumed = lock(&self.consumed).clone();
+
+        for partition in &partitions {
+            let last_done = match (committed.get(partition), consumed.get(partition)) {
+                (Some(lake), Some(buffered)) => Some(*lake.max(buffered)),
+                (Some(lake), None) => Some(*lake),
+                (None, Some(buffered)) => Some(*buffered),
+                (None, None) => None,
+            };
+            let offset = match (last_done, self.start_position) {
+                (Some(last), _) => Offset::Offset(last + 1),
+                (None, StartPosition::Earliest) => Offset::Beginning,
+                (None, StartPosition::Latest) => Offset::Stored,
+            };
+            info!(partition = %partition, lake_offset = ?committed.get(partition), start = ?offset, "partition assigned");
+            list.set_partition_offset(&partition.topic, partition.partition, offset)
+                .map_err(|error| IngestError::Assignment(error.to_string()))?;
+        }
+        Ok(partitions)
+    }
+
+    fn assign(&self, consumer: &BaseConsumer<Self>, list: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        match self.set_start_offsets(list) {
+            Ok(partitions) => {
+                let result = if cooperative { consumer.incremental_assign(list) } else { consumer.assign(list) };
+                if let Err(error) = result {
+                    self.fail(consumer, format!("assigning partitions failed: {error}"));
+                    return;
+                }
+                let mut assignment = lock(&self.assignment);
+                if !cooperative {
+                    assignment.partitions.clear();
+                }
+                assignment.partitions.extend(partitions);
+                assignment.changed = true;
+            }
+            Err(error) => self.fail(consumer, error.to_string()),
+        }
+    }
+
+    fn revoke(&self, consumer: &BaseConsumer<Self>, list: &TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let result: KafkaResult<()> = if cooperative { consumer.incremental_unassign(list) } else { consumer.unassign() };
+        if let Err(error) = result {
+            warn!(error = %error, "unassigning partitions failed");
+        }
+
+        let mut assignment = lock(&self.assignment);
+        for element in list.elements() {
+            let partition = SourcePartition::new(element.topic(), element.partition());
+            info!(partition = %partition, "partition revoked");
+            assignment.partitions.remove(&partition);
+        }
+        assignment.changed = true;
+    }
+
+    /// Drops the assignment and records why, so that no record is read from a wrong offset.
+    fn fail(&self, consumer: &BaseConsumer<Self>, message: String) {
+        error!(error = %message, "partition assignment failed; stopping");
+        if let Err(error) = consumer.unassign() {
+            warn!(error = %error, "unassigning partitions failed");
+        }
+        let mut assignment = lock(&self.assignment);
+        assignment.partitions.clear();
+        assignment.changed = true;
+        assignment.error = Some(message);
+    }
+}
+
+impl ClientContext for IngestContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        let Some(suppressed) = self.log_throttle.admit(facility) else {
+            return;
+        };
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                warn!(facility, suppressed, "librdkafka: {message}")
+            }
+            RDKafkaLogLevel::Warning | RDKafkaLogLevel::Notice => info!(facility, suppressed, "librdkafka: {message}"),
+            RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => debug!(facility, suppressed, "librdkafka: {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let key = format!("{:?}", error.rdkafka_error_code());
+        if let Some(suppressed) = self.log_throttle.admit(&key) {
+            warn!(error = %error, suppressed, "Kafka client error, retried by librdkafka: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for IngestContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, list: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, list),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, list),
+            other => {
+                warn!(error = ?other, "rebalance error; dropping the assignment until the next rebalance");
+                if let Err(error) = consumer.unassign() {
+                    warn!(error = %error, "unassigning partitions failed");
+                }
+                let mut assignment = lock(&self.assignment);
+                assignment.partitions.clear();
+                assignment.changed = true;
+            }
+        }
+    }
+}
+
+/// Builds the librdkafka client settings: eventlake's defaults, then the user's properties.
+pub(crate) fn client_config(config: &IngestConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", &config.brokers)
+        .set("group.id", &config.group_id)
+        // Progress lives in the Delta log; Kafka offsets are committed by hand after it.
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set(
+            "auto.offset.reset",
+            match config.start_position {
+                StartPosition::Earliest => "earliest",
+                StartPosition::Latest => "latest",
+            },
+        )
+        // librdkafka's 500 ms default makes some brokers serve reads slowly, and its 1 s
+        // fetch queue backoff leaves a busy consumer idle half the time.
+        .set("fetch.wait.max.ms", "100")
+        .set("fetch.queue.backoff.ms", "10")
+        .set("enable.partition.eof", if config.stop_at_end { "true" } else { "false" });
+    for (key, value) in &config.kafka_properties {
+        client.set(key, value);
+    }
+    client
+}
+
+pub(crate) type IngestConsumer = BaseConsumer<IngestContext>;
+
+/// Creates the consumer and subscribes it to the configured topics.
+pub(crate) fn create_consumer(config: &IngestConfig, context: IngestContext) -> Result<Arc<IngestConsumer>, IngestError> {
+    let consumer: IngestConsumer = client_config(config)
+        .create_with_context(context)
+        .map_err(IngestError::KafkaConfig)?;
+    let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics).map_err(|source| IngestError::Subscribe {
+        topics: config.topics.join(", "),
+        source,
+    })?;
+    Ok(Arc::new(consumer))
+}

@@ -1,0 +1,29 @@
+//! Ingest: the Kafka consumer pipeline that feeds the lake.
+//!
+//! ```text
+//!  consumer thread                                        writer task
+//!  ───────────────                                        ───────────
+//!  poll ─▶ envelope check ─▶ buffer ──(flush: rows | bytes | age)──▶ decode payloads
+//!   ▲                          │ over the memory limit:              │
+//!   │                          ▼ pause partitions                    ▼
+//!   │ seek on assignment                              append `events`, then `rejects`,
+//!   │ to the offsets in the Delta log                 each with its txn offsets
+//!   └───────────── Kafka offsets committed after both tables ◀───────┘
+//! ```
+//!
+//! The Delta log is the source of truth for progress: on every partition assignment the
+//! consumer starts after the lower of the two tables' committed offsets, and each table
+//! drops the rows it already holds, so a restart or rebalance at any point neither loses nor
+//! duplicates a record. Kafka's committed offsets are only updated so that lag tools work.
+
+mod buffer;
+mod config;
+mod consumer;
+mod error;
+mod pipeline;
+mod throttle;
+mod writer;
+
+pub use config::{FlushPolicy, IngestConfig, StartPosition, TableNames};
+pub use error::IngestError;
+pub use pipeline::{IngestSummary, run};

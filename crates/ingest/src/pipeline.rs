@@ -1,0 +1,335 @@
+//! The consumer loop and the entry point of an ingest run.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use eventlake_events::{EventTableLayout, Header, SourceRecord, rejects_partition_columns, rejects_table_schema};
+use eventlake_lake::{LakeTable, OffsetColumns, SourcePartition, TableSpec};
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::sync::mpsc as async_mpsc;
+use tracing::{debug, info, warn};
+
+use crate::buffer::PendingFlush;
+use crate::config::IngestConfig;
+use crate::consumer::{IngestConsumer, IngestContext, OffsetReader, create_consumer, lock};
+use crate::error::IngestError;
+use crate::writer::{FlushDone, FlushJob, TableWriter, run_writer};
+
+/// Longest wait in one poll, which bounds how late a shutdown or age flush is noticed.
+const MAX_POLL_WAIT: Duration = Duration::from_millis(100);
+
+/// Counts of one ingest run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestSummary {
+    /// Records read from Kafka.
+    pub records: u64,
+    /// Rows committed to the raw table.
+    pub events: u64,
+    /// Rows committed to the rejects table.
+    pub rejects: u64,
+    /// Flushes committed.
+    pub flushes: u64,
+}
+
+/// Runs the ingestor until `shutdown` is set or, with `stop_at_end`, until every assigned
+/// partition has been read to its end. Buffered records are flushed and committed before it
+/// returns.
+pub async fn run(config: IngestConfig, shutdown: Arc<AtomicBool>) -> Result<IngestSummary, IngestError> {
+    let layout = Arc::new(EventTableLayout::new(&config.schemas, config.granularity));
+    let events_spec = TableSpec {
+        name: config.tables.events.clone(),
+        schema: layout.schema.clone(),
+        partition_columns: layout.partition_columns.clone(),
+        offset_columns: Some(OffsetColumns::default()),
+    };
+    let rejects_spec = TableSpec {
+        name: config.tables.rejects.clone(),
+        schema: rejects_table_schema(),
+        partition_columns: rejects_partition_columns(),
+        offset_columns: Some(OffsetColumns::default()),
+    };
+
+    let writer = TableWriter {
+        events: LakeTable::open_or_create(&config.lake, events_spec.clone(), config.write.clone()).await?,
+        rejects: LakeTable::open_or_create(&config.lake, rejects_spec.clone(), config.write.clone()).await?,
+    };
+    // The rebalance callback reads offsets through handles of its own, so that it never
+    // waits for the writer.
+    let reader = OffsetReader {
+        tables: vec![
+            LakeTable::open_or_create(&config.lake, events_spec, config.write.clone()).await?,
+            LakeTable::open_or_create(&config.lake, rejects_spec, config.write.clone()).await?,
+        ],
+    };
+
+    let context = IngestContext::new(tokio::runtime::Handle::current(), reader, config.start_position);
+    let consumer = create_consumer(&config, context)?;
+    info!(brokers = %config.brokers, topics = %config.topics.join(","), group = %config.group_id, lake = %config.lake.url(), "ingest started");
+
+    let (jobs, job_receiver) = async_mpsc::channel(1);
+    let (result_sender, results) = mpsc::channel();
+    let writer_task = tokio::spawn(run_writer(writer, job_receiver, result_sender));
+
+    let consumer_loop = ConsumerLoop {
+        consumer,
+        layout,
+        config,
+        jobs,
+        results,
+        shutdown,
+        in_flight: None,
+        paused: false,
+        at_end: BTreeSet::new(),
+        known_partitions: Vec::new(),
+        summary: IngestSummary::default(),
+    };
+    let summary = tokio::task::spawn_blocking(move || consumer_loop.run())
+        .await
+        .map_err(|_| IngestError::WriterGone)??;
+    // The consumer loop dropped the job sender, so the writer ends after its last job.
+    writer_task.await.map_err(|_| IngestError::WriterGone)?;
+    info!(records = summary.records, events = summary.events, rejects = summary.rejects, flushes = summary.flushes, "ingest stopped");
+    Ok(summary)
+}
+
+struct ConsumerLoop {
+    consumer: Arc<IngestConsumer>,
+    layout: Arc<EventTableLayout>,
+    config: IngestConfig,
+    jobs: async_mpsc::Sender<FlushJob>,
+    results: mpsc::Receiver<Result<FlushDone, IngestError>>,
+    shutdown: Arc<AtomicBool>,
+    /// Bytes held by the flush the writer is working on.
+    in_flight: Option<usize>,
+    paused: bool,
+    /// Assigned partitions read to their end, for `stop_at_end`.
+    at_end: BTreeSet<SourcePartition>,
+    /// Partitions seen so far, so that a record does not allocate its partition's name.
+    known_partitions: Vec<SourcePartition>,
+    summary: IngestSummary,
+}
+
+impl ConsumerLoop {
+    fn run(mut self) -> Result<IngestSummary, IngestError> {
+        let mut pending = self.new_pending();
+        loop {
+            self.collect_results(false)?;
+            self.check_assignment()?;
+            if self.shutdown.load(Ordering::Relaxed) {
+                info!("shutdown requested; flushing buffered records");
+                break;
+            }
+            if self.config.stop_at_end && self.caught_up() {
+                info!("every assigned partition is read to its end; flushing and stopping");
+                break;
+            }
+            self.apply_backpressure(&pending);
+
+            let now = Instant::now();
+            let wait = pending
+                .time_to_age_limit(&self.config.flush, now)
+                .map_or(MAX_POLL_WAIT, |left| left.min(MAX_POLL_WAIT));
+            match self.consumer.clone().poll(wait) {
+                None => {}
+                Some(Ok(message)) => self.buffer(&mut pending, &message),
+                Some(Err(KafkaError::PartitionEOF(partition))) => self.mark_at_end(partition),
+                Some(Err(error)) => {
+                    let key = format!("{:?}", error.rdkafka_error_code());
+                    if let Some(suppressed) = self.consumer.context().log_throttle.admit(&key) {
+                        warn!(error = %error, suppressed, "Kafka consumer error; librdkafka retries by itself");
+                    }
+                }
+            }
+
+            if self.in_flight.is_none() && pending.should_flush(&self.config.flush, Instant::now()) {
+                let full = std::mem::replace(&mut pending, self.new_pending());
+                self.send(full)?;
+            }
+        }
+
+        // Drain: the flush in progress, then whatever is still buffered.
+        while self.in_flight.is_some() {
+            self.collect_results(true)?;
+        }
+        if !pending.is_empty() {
+            self.send(pending)?;
+            self.collect_results(true)?;
+        }
+        Ok(self.summary)
+    }
+
+    fn new_pending(&self) -> PendingFlush {
+        PendingFlush::new(self.config.schemas.clone(), self.layout.clone(), self.config.decode)
+    }
+
+    fn send(&mut self, pending: PendingFlush) -> Result<(), IngestError> {
+        let bytes = pending.buffered_bytes();
+        debug!(records = pending.builder.len(), bytes, "flushing");
+        self.jobs
+            .blocking_send(FlushJob { pending })
+            .map_err(|_| IngestError::WriterGone)?;
+        self.in_flight = Some(bytes);
+        Ok(())
+    }
+
+    /// Takes finished flushes from the writer; with `block`, waits for one.
+    fn collect_results(&mut self, block: bool) -> Result<(), IngestError> {
+        loop {
+            let result = if block {
+                self.results.recv().map_err(|_| IngestError::WriterGone)?
+            } else {
+                match self.results.try_recv() {
+                    Ok(result) => result,
+                    Err(mpsc::TryRecvError::Empty) => return Ok(()),
+                    Err(mpsc::TryRecvError::Disconnected) if self.in_flight.is_none() => return Ok(()),
+                    Err(mpsc::TryRecvError::Disconnected) => return Err(IngestError::WriterGone),
+                }
+            };
+            self.in_flight = None;
+            let done = result?;
+            self.summary.events += done.events as u64;
+            self.summary.rejects += done.rejects as u64;
+            self.summary.flushes += 1;
+            self.commit_kafka_offsets(&done);
+            if block {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Commits the flushed offsets to Kafka for lag tools; the lake already has them.
+    fn commit_kafka_offsets(&self, done: &FlushDone) {
+        let assigned = lock(&self.consumer.context().assignment).partitions.clone();
+        let mut list = TopicPartitionList::new();
+        for (source, range) in &done.offsets {
+            if assigned.contains(source)
+                && let Err(error) = list.add_partition_offset(&source.topic, source.partition, Offset::Offset(range.last + 1))
+            {
+                warn!(partition = %source, error = %error, "cannot list the offset to commit to Kafka");
+            }
+        }
+        if list.count() == 0 {
+            return;
+        }
+        if let Err(error) = self.consumer.commit(&list, CommitMode::Async) {
+            debug!(error = %error, "committing offsets to Kafka failed; the lake holds them, so this only affects lag tools");
+        }
+    }
+
+    fn check_assignment(&mut self) -> Result<(), IngestError> {
+        let (changed, partitions, failure) = {
+            let mut assignment = lock(&self.consumer.context().assignment);
+            let changed = std::mem::take(&mut assignment.changed);
+            (changed, assignment.partitions.clone(), assignment.error.take())
+        };
+        if let Some(message) = failure {
+            return Err(IngestError::Assignment(message));
+        }
+        if changed {
+            self.at_end.retain(|partition| partitions.contains(partition));
+            if self.paused {
+                self.set_paused(true);
+            }
+        }
+        Ok(())
+    }
+
+    fn caught_up(&self) -> bool {
+        let assignment = lock(&self.consumer.context().assignment);
+        !assignment.partitions.is_empty() && assignment.partitions.iter().all(|partition| self.at_end.contains(partition))
+    }
+
+    /// Marks partition number `partition` of every assigned topic as read to its end.
+    // NOTE: librdkafka reports only the partition number, so with several topics a partition
+    // of one topic at its end also marks the same number of the others until they deliver.
+    fn mark_at_end(&mut self, partition: i32) {
+        let assignment = lock(&self.consumer.context().assignment);
+        for source in assignment.partitions.iter().filter(|source| source.partition == partition) {
+            debug!(partition = %source, "partition read to its end");
+            self.at_end.insert(source.clone());
+        }
+    }
+
+    /// Pauses every assigned partition while the buffers are over the memory limit, or while
+    /// a flush is due but the writer is still busy with the previous one, so that a flush
+    /// never grows far past its limits.
+    fn apply_backpressure(&mut self, pending: &PendingFlush) {
+        let used = pending.buffered_bytes() + self.in_flight.unwrap_or(0);
+        let over_memory = used >= self.config.max_buffer_bytes;
+        let waiting_for_writer = self.in_flight.is_some() && pending.should_flush(&self.config.flush, Instant::now());
+        let pause = over_memory || waiting_for_writer;
+        if pause != self.paused {
+            if over_memory {
+                info!(buffered_bytes = used, limit = self.config.max_buffer_bytes, paused = pause, "buffer limit crossed");
+            } else {
+                debug!(paused = pause, "waiting for the writer");
+            }
+            self.set_paused(pause);
+        }
+    }
+
+    fn set_paused(&mut self, pause: bool) {
+        self.paused = pause;
+        let assignment = match self.consumer.assignment() {
+            Ok(assignment) => assignment,
+            Err(error) => {
+                warn!(error = %error, "cannot read the assignment to pause or resume it");
+                return;
+            }
+        };
+        let result = if pause { self.consumer.pause(&assignment) } else { self.consumer.resume(&assignment) };
+        if let Err(error) = result {
+            warn!(error = %error, pause, "pausing or resuming partitions failed");
+        }
+    }
+
+    fn buffer(&mut self, pending: &mut PendingFlush, message: &BorrowedMessage<'_>) {
+        let source = self.source_partition(message.topic(), message.partition());
+        let headers: Vec<Header> = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|header| Header {
+                        key: header.key.to_string(),
+                        value: header.value.map(<[u8]>::to_vec),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let record = SourceRecord {
+            topic: message.topic(),
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp_ms: message.timestamp().to_millis(),
+            key: message.key(),
+            value: message.payload(),
+            headers: &headers,
+        };
+        pending.push(&source, &record);
+        self.summary.records += 1;
+
+        lock(&self.consumer.context().consumed).insert(source.clone(), message.offset());
+        if !self.at_end.is_empty() {
+            self.at_end.remove(&source);
+        }
+    }
+
+    fn source_partition(&mut self, topic: &str, partition: i32) -> SourcePartition {
+        let known = self
+            .known_partitions
+            .iter()
+            .find(|source| source.partition == partition && source.topic.as_ref() == topic);
+        if let Some(source) = known {
+            return source.clone();
+        }
+        let source = SourcePartition::new(topic, partition);
+        self.known_partitions.push(source.clone());
+        source
+    }
+}

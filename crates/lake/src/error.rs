@@ -1,0 +1,52 @@
+//! Errors of the lake crate.
+
+use deltalake::DeltaTableError;
+
+/// A failure to open, create or write a lake table; each names the table.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("invalid lake location '{location}': {reason}")]
+    InvalidLocation { location: String, reason: String },
+
+    #[error(
+        "table '{table}' at {location} has a different schema than this configuration: {difference}; point --lake at another directory, or restore the schema files the table was created with"
+    )]
+    SchemaMismatch {
+        table: String,
+        location: String,
+        difference: String,
+    },
+
+    #[error(
+        "table '{table}' is partitioned by [{found}] but this configuration partitions it by [{expected}]; use another lake directory or the granularity the table was created with"
+    )]
+    PartitionMismatch {
+        table: String,
+        found: String,
+        expected: String,
+    },
+
+    #[error("batch for table '{table}' lacks column '{column}' needed to track Kafka offsets; this is a bug")]
+    MissingOffsetColumn { table: String, column: String },
+
+    #[error("Delta operation on table '{table}' failed: {source}")]
+    Delta {
+        table: String,
+        #[source]
+        source: DeltaTableError,
+    },
+
+    #[error("commit to table '{table}' failed after {attempts} attempts: {last_error}")]
+    CommitRetriesExhausted {
+        table: String,
+        attempts: usize,
+        last_error: String,
+    },
+
+    #[error("Arrow error on table '{table}': {source}")]
+    Arrow {
+        table: String,
+        #[source]
+        source: deltalake::arrow::error::ArrowError,
+    },
+}

@@ -1,0 +1,28 @@
+//! Lake: the Delta tables of eventlake and exactly-once appends to them.
+//!
+//! Each append writes Parquet files and commits them in one Delta transaction together with a
+//! `txn` action per Kafka topic-partition that carries the last offset the append contains:
+//!
+//! ```text
+//!  refresh snapshot ──▶ read txn offsets ──▶ drop rows at or below them ──▶ write Parquet
+//!        ▲                                                                      │
+//!        │ the table moved on (another writer, an earlier attempt that landed)  ▼
+//!        └──────────────────────────── commit at exactly snapshot version + 1 ◀─┘
+//! ```
+//!
+//! The commit is accepted only if no other commit happened since the snapshot whose offsets
+//! were checked, so a row can never be committed twice, whoever the writer is. A replayed
+//! append (the same rows after an ambiguous error) finds its offsets already committed and
+//! commits nothing.
+
+mod append;
+mod error;
+mod location;
+mod offsets;
+mod table;
+
+pub use append::{AppendOutcome, AppendRequest};
+pub use error::LakeError;
+pub use location::LakeRoot;
+pub use offsets::{OffsetColumns, OffsetRange, SourcePartition, app_id};
+pub use table::{LakeTable, TableSpec, WriteSettings};

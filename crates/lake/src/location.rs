@@ -1,0 +1,61 @@
+//! The lake root: a directory (or, later, an object store URL) holding one Delta table per
+//! subdirectory.
+
+use std::path::PathBuf;
+
+use deltalake::ensure_table_uri;
+use url::Url;
+
+use crate::error::LakeError;
+
+/// The root of the lake, under which each table is a directory named after it.
+#[derive(Debug, Clone)]
+pub struct LakeRoot {
+    url: Url,
+}
+
+impl LakeRoot {
+    /// Parses a local path (created if missing) or a `file://` URL.
+    pub fn parse(location: &str) -> Result<Self, LakeError> {
+        let invalid = |reason: String| LakeError::InvalidLocation {
+            location: location.to_string(),
+            reason,
+        };
+        if location.trim().is_empty() {
+            return Err(invalid("the location is empty; pass a directory such as ./lake".to_string()));
+        }
+
+        if location.contains("://") && !location.starts_with("file://") {
+            // NOTE: object stores need deltalake's storage features, which are not built yet.
+            return Err(invalid("only local directories and file:// URLs are supported for now".to_string()));
+        }
+        let path = match location.strip_prefix("file://") {
+            Some(path) => PathBuf::from(path),
+            None => PathBuf::from(location),
+        };
+        std::fs::create_dir_all(&path).map_err(|error| invalid(format!("cannot create the directory: {error}")))?;
+        let absolute = path
+            .canonicalize()
+            .map_err(|error| invalid(format!("cannot resolve the directory: {error}")))?;
+        let url = Url::from_directory_path(&absolute).map_err(|()| invalid("not an absolute directory path".to_string()))?;
+        Ok(Self { url })
+    }
+
+    /// Returns the URL of the table named `name`, creating its directory when local.
+    pub fn table_url(&self, name: &str) -> Result<Url, LakeError> {
+        let invalid = |reason: String| LakeError::InvalidLocation {
+            location: format!("{}{name}", self.url),
+            reason,
+        };
+        let url = self.url.join(&format!("{name}/")).map_err(|error| invalid(error.to_string()))?;
+        if let Ok(path) = url.to_file_path() {
+            std::fs::create_dir_all(&path).map_err(|error| invalid(format!("cannot create the directory: {error}")))?;
+        }
+        ensure_table_uri(url.as_str()).map_err(|error| invalid(error.to_string()))
+    }
+
+    /// Returns the URL of the lake root.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}

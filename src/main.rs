@@ -1,0 +1,7 @@
+//! The `eventlake` binary.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    eventlake_cli::run()
+}
