@@ -175,7 +175,8 @@ fn nested_conflict_names_both_files() {
     let second = (PathBuf::from("b.json"), r#"{"type": "object", "properties": {"geo": {"type": "object", "properties": {"lat": {"type": "string"}}}}}"#.to_string());
     let message = PayloadSchemas::from_sources(vec![first, second]).expect_err("conflict").to_string();
     assert!(message.contains("event_data.geo.lat"), "{message}");
-    assert!(message.contains("a.json") && message.contains("b.json"), "{message}");
+    assert!(message.contains("a.json"), "{message}");
+    assert!(message.contains("b.json"), "{message}");
 }
 
 #[test]

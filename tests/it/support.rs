@@ -17,7 +17,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
-/// The schemas shipped in `schemas/`.
+/// Loads the schemas shipped in `schemas/`.
 pub fn shipped_schemas() -> Arc<PayloadSchemas> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     Arc::new(PayloadSchemas::load_dir(&dir).expect("shipped schemas load"))
@@ -93,7 +93,7 @@ impl TestProducer {
     }
 }
 
-/// A sensor event as JSON text.
+/// Formats a sensor event as JSON text.
 pub fn sensor_event(event_id: i64, event_time: i64, sensor_id: i64, temperature: f64) -> String {
     format!(
         r#"{{"event_id": {event_id}, "event_type": "sensor_data", "event_time": {event_time}, "event_data": {{"sensor_id": {sensor_id}, "temperature": {temperature}, "humidity": 45}}}}"#

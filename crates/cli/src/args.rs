@@ -94,7 +94,7 @@ pub struct IngestArgs {
     #[arg(long, env = "EVENTLAKE_MAX_BUFFER", value_name = "SIZE", value_parser = parse_bytes)]
     pub max_buffer: Option<usize>,
 
-    /// Where to start partitions that the lake has no offset for: earliest, or latest (the
+    /// Start position of partitions that the lake has no offset for: earliest, or latest (the
     /// group's committed offset, else the end) [default: earliest].
     #[arg(long, env = "EVENTLAKE_START_FROM", value_name = "POSITION", value_parser = parse_start_position)]
     pub start_from: Option<StartPosition>,

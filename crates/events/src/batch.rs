@@ -27,7 +27,7 @@ const MICROS_PER_HOUR: i64 = 3_600_000_000;
 /// Estimated bytes of bookkeeping per buffered record, beyond its key and value bytes.
 const ROW_OVERHEAD_BYTES: usize = 96;
 
-/// Where a buffered record came from, with its key and value kept in the builder's arena.
+/// Origin of a buffered record, with its key and value kept in the builder's arena.
 struct RecordSource {
     topic: u32,
     partition: i32,

@@ -2,7 +2,7 @@
 //!
 //! All payloads of a type are decoded in one arrow-json pass. When that pass fails because
 //! some payloads do not match the schema, the rows are split in halves and each half is
-//! decoded again, so k bad rows among n cost about k·log2(n) extra passes and each bad row
+//! decoded again. So k bad rows among n cost about k·log2(n) extra passes, and each bad row
 //! gets the decoder's own error message.
 
 use std::sync::Arc;
@@ -57,7 +57,7 @@ pub(crate) fn decode_payloads(schema: &TypeSchema, payloads: &[Option<&[u8]>]) -
     })
 }
 
-/// Decodes the rows at `indices`, splitting them until every failing row stands alone.
+/// Decodes the rows at `indices`, splitting them until every failing row is decoded alone.
 fn bisect(
     schema: &TypeSchema,
     payloads: &[Option<&[u8]>],

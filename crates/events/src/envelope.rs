@@ -14,7 +14,7 @@ use crate::time::{EpochUnit, parse_event_time, shorten};
 /// `event_type=` and margin.
 const MAX_ENCODED_EVENT_TYPE_BYTES: usize = 200;
 
-/// What to do with an event whose `event_type` has no schema file.
+/// Handling of an event whose `event_type` has no schema file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UnknownTypePolicy {
     /// Send the event to the rejects table.

@@ -1,4 +1,4 @@
-//! Why an event went to the rejects table.
+//! Reasons for sending an event to the rejects table.
 
 use std::fmt;
 

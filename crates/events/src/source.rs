@@ -1,4 +1,4 @@
-//! A Kafka record as the decoder sees it, without any dependency on a Kafka client.
+//! The Kafka record type that the decoder takes, free of any Kafka client dependency.
 
 /// One Kafka record header. Kafka allows repeated keys and null values, so headers are kept
 /// as an ordered list rather than a map.

@@ -49,7 +49,7 @@ impl PendingFlush {
         self.builder.buffered_bytes()
     }
 
-    /// Whether any flush limit is reached at `now`.
+    /// Returns whether any flush limit is reached at `now`.
     pub fn should_flush(&self, policy: &FlushPolicy, now: Instant) -> bool {
         let Some(started) = self.started else {
             return false;

@@ -29,7 +29,7 @@ impl Default for FlushPolicy {
     }
 }
 
-/// Where to start reading a partition for which the lake holds no offset.
+/// Start position of a partition for which the lake has no offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StartPosition {
     /// The oldest record Kafka still keeps.

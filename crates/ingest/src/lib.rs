@@ -11,10 +11,10 @@
 //!   └───────────── Kafka offsets committed after both tables ◀───────┘
 //! ```
 //!
-//! The Delta log is the source of truth for progress: on every partition assignment the
+//! The Delta log is the source of truth for progress. On every partition assignment the
 //! consumer starts after the lower of the two tables' committed offsets, and each table
-//! drops the rows it already holds, so a restart or rebalance at any point neither loses nor
-//! duplicates a record. Kafka's committed offsets are only updated so that lag tools work.
+//! drops the rows it already contains. So a restart or rebalance at any point neither loses
+//! nor duplicates a record. Kafka's committed offsets are only updated so that lag tools work.
 
 mod buffer;
 mod config;

@@ -20,7 +20,7 @@ use crate::consumer::{IngestConsumer, IngestContext, OffsetReader, create_consum
 use crate::error::IngestError;
 use crate::writer::{FlushDone, FlushJob, TableWriter, run_writer};
 
-/// Longest wait in one poll, which bounds how late a shutdown or age flush is noticed.
+/// Maximum wait in one poll, which bounds how late a shutdown or age flush is noticed.
 const MAX_POLL_WAIT: Duration = Duration::from_millis(100);
 
 /// Counts of one ingest run.
@@ -217,7 +217,7 @@ impl ConsumerLoop {
             return;
         }
         if let Err(error) = self.consumer.commit(&list, CommitMode::Async) {
-            debug!(error = %error, "committing offsets to Kafka failed; the lake holds them, so this only affects lag tools");
+            debug!(error = %error, "committing offsets to Kafka failed; the lake has them, so only lag tools are affected");
         }
     }
 

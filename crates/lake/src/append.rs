@@ -17,7 +17,7 @@ use crate::error::LakeError;
 use crate::offsets::{OffsetRange, SourcePartition, app_id, uncommitted_rows};
 use crate::table::LakeTable;
 
-/// Longest wait between two attempts after storage errors.
+/// Maximum wait between two attempts after storage errors.
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Rows to append and the Kafka offsets they cover.
@@ -30,10 +30,10 @@ pub struct AppendRequest {
     pub offsets: BTreeMap<SourcePartition, OffsetRange>,
 }
 
-/// What an append did.
+/// Result of an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendOutcome {
-    /// A new table version holds the rows and offsets.
+    /// A new table version contains the rows and offsets.
     Committed {
         version: u64,
         rows: usize,

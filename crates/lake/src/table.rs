@@ -16,7 +16,7 @@ use crate::error::LakeError;
 use crate::location::LakeRoot;
 use crate::offsets::{OffsetColumns, SourcePartition, app_id};
 
-/// What a table holds: its name under the lake root, schema and partition columns.
+/// Definition of a table: its name under the lake root, schema and partition columns.
 #[derive(Debug, Clone)]
 pub struct TableSpec {
     pub name: String,
@@ -26,7 +26,7 @@ pub struct TableSpec {
     pub offset_columns: Option<OffsetColumns>,
 }
 
-/// How files are written and commits are made.
+/// Settings for writing files and making commits.
 #[derive(Debug, Clone)]
 pub struct WriteSettings {
     /// Parquet compression codec.
