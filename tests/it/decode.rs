@@ -58,6 +58,8 @@ fn every_reject_kind_has_a_reason() {
         (Some(br#"{"event_id": 1, "event_type": "sensor_data", "event_time": 1, "event_data": {"sensor_id": 1, "temperature": "hot"}}"#), "schema_mismatch"),
         (Some(br#"{"event_id": 1, "event_type": "sensor_data", "event_time": 1, "event_data": {"temperature": 20.5}}"#), "schema_mismatch"),
         (Some(br#"{"event_id": 1, "event_type": "sensor_data", "event_time": 1, "event_data": "text"}"#), "schema_mismatch"),
+        (Some(br#"{"event_id": 1, "event_type": "sensor_data", "event_time": 1, "event_data": {"sensor_id": 1, "temperature": 2, "humidity": 45.5}}"#), "schema_mismatch"),
+        (Some(br#"{"event_id": 1, "event_type": "sensor_data", "event_time": 1, "event_data": {"sensor_id": "1", "temperature": 2}}"#), "schema_mismatch"),
         (Some(br#"{"event_id": 1, "event_type": "sensor_data", "event_time": 1}"#), "schema_mismatch"),
     ];
     let values: Vec<Option<&[u8]>> = cases.iter().map(|(value, _)| *value).collect();

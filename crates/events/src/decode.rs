@@ -14,6 +14,7 @@ use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::json::ReaderBuilder;
 
 use crate::schema::TypeSchema;
+use crate::validate::validate_payload;
 
 /// Payloads of one type that decoded, and the ones that did not with the reason.
 pub(crate) struct DecodedPayloads {
@@ -27,10 +28,23 @@ pub(crate) struct DecodedPayloads {
 
 /// Decodes `payloads` (`None` for a missing `event_data`) with the fields of `schema`.
 pub(crate) fn decode_payloads(schema: &TypeSchema, payloads: &[Option<&[u8]>]) -> Result<DecodedPayloads, ArrowError> {
-    let mut parts: Vec<(Vec<usize>, StructArray)> = Vec::new();
+    // Strict type checks first, so that arrow-json's coercions never apply.
     let mut rejected = Vec::new();
-    let all: Vec<usize> = (0..payloads.len()).collect();
-    bisect(schema, payloads, &all, &mut parts, &mut rejected)?;
+    let mut valid = Vec::with_capacity(payloads.len());
+    for (index, payload) in payloads.iter().enumerate() {
+        let text = payload.map(std::str::from_utf8);
+        match text {
+            Some(Ok(text)) => match validate_payload(&schema.fields, text) {
+                Ok(()) => valid.push(index),
+                Err(message) => rejected.push((index, message)),
+            },
+            Some(Err(_)) => rejected.push((index, "event_data is not valid UTF-8".to_string())),
+            None => valid.push(index),
+        }
+    }
+
+    let mut parts: Vec<(Vec<usize>, StructArray)> = Vec::new();
+    bisect(schema, payloads, &valid, &mut parts, &mut rejected)?;
 
     let mut accepted = Vec::with_capacity(payloads.len() - rejected.len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(parts.len());

@@ -23,6 +23,7 @@ mod reject;
 pub mod schema;
 mod source;
 mod time;
+mod validate;
 
 pub use batch::{DecodedBatch, EventBatchBuilder};
 pub use columns::{

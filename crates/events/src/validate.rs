@@ -1,0 +1,228 @@
+//! Strict type checks of a payload against its schema, before Arrow decoding.
+//!
+//! arrow-json is lenient where a data contract should not be: it truncates `45.5` to `45` for
+//! an integer field and parses `"45"` as a number. This pass walks the JSON once with serde,
+//! without allocating for values, and rejects such payloads with the path of the field.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate};
+use deltalake::arrow::datatypes::{DataType, Fields};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// Checks that `payload`, a JSON object, gives every field declared in `fields` a value of
+/// the declared type or null. Undeclared fields are skipped.
+pub(crate) fn validate_payload(fields: &Fields, payload: &str) -> Result<(), String> {
+    let mut deserializer = serde_json::Deserializer::from_str(payload);
+    let seed = ValueSeed {
+        data_type: &DataType::Struct(fields.clone()),
+        path: Path::Root,
+    };
+    seed.deserialize(&mut deserializer).map_err(|error| strip_position(&error.to_string()))
+}
+
+/// serde_json appends "at line L column C" to custom errors; the payload is one line and the
+/// field path already says where, so that suffix is dropped.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Location of a value inside `event_data`, built only when an error is reported.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Field(&'a Path<'a>, &'a str),
+    Element(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root => f.write_str("event_data"),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Element(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
+struct ValueSeed<'a> {
+    data_type: &'a DataType,
+    path: Path<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl ValueSeed<'_> {
+    fn expected(&self) -> &'static str {
+        match self.data_type {
+            DataType::Int64 => "an integer",
+            DataType::Float64 => "a number",
+            DataType::Boolean => "a boolean",
+            DataType::Utf8 => "a string",
+            DataType::Date32 => "a date string such as \"2024-12-04\"",
+            DataType::Timestamp(_, _) => "an RFC 3339 date-time string such as \"2024-12-04T08:13:20Z\"",
+            DataType::Struct(_) => "an object",
+            DataType::List(_) => "an array",
+            _ => "a supported value",
+        }
+    }
+
+    fn mismatch<E: de::Error>(&self, found: impl fmt::Display) -> E {
+        E::custom(format!("{} must be {}, got {found}", self.path, self.expected()))
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.expected())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<(), E> {
+        match self.data_type {
+            DataType::Boolean => Ok(()),
+            _ => Err(self.mismatch(value)),
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<(), E> {
+        match self.data_type {
+            DataType::Int64 | DataType::Float64 => Ok(()),
+            _ => Err(self.mismatch(value)),
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<(), E> {
+        match self.data_type {
+            DataType::Int64 if i64::try_from(value).is_ok() => Ok(()),
+            DataType::Int64 => Err(E::custom(format!("{} is {value}, beyond the 64-bit integer range", self.path))),
+            DataType::Float64 => Ok(()),
+            _ => Err(self.mismatch(value)),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<(), E> {
+        match self.data_type {
+            DataType::Float64 => Ok(()),
+            _ => Err(self.mismatch(value)),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<(), E> {
+        match self.data_type {
+            DataType::Utf8 => Ok(()),
+            DataType::Date32 if NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok() => Ok(()),
+            DataType::Timestamp(_, _) if DateTime::parse_from_rfc3339(value).is_ok() => Ok(()),
+            _ => Err(self.mismatch(format_args!("\"{}\"", crate::time::shorten(value)))),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut sequence: A) -> Result<(), A::Error> {
+        let DataType::List(item) = self.data_type else {
+            return Err(self.mismatch("an array"));
+        };
+        let mut index = 0;
+        loop {
+            let seed = ValueSeed {
+                data_type: item.data_type(),
+                path: Path::Element(&self.path, index),
+            };
+            if sequence.next_element_seed(seed)?.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let DataType::Struct(fields) = self.data_type else {
+            return Err(self.mismatch("an object"));
+        };
+        let mut seen = vec![false; fields.len()];
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let Some((index, field)) = fields.find(&key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(de::Error::custom(format!("{} appears twice", Path::Field(&self.path, &key))));
+            }
+            map.next_value_seed(ValueSeed {
+                data_type: field.data_type(),
+                path: Path::Field(&self.path, field.name()),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use deltalake::arrow::datatypes::{Field, TimeUnit};
+
+    use super::*;
+
+    fn fields() -> Fields {
+        let location = Fields::from(vec![Field::new("lat", DataType::Float64, true)]);
+        Fields::from(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("temperature", DataType::Float64, true),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("ok", DataType::Boolean, true),
+            Field::new("day", DataType::Date32, true),
+            Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new("location", DataType::Struct(location), true),
+            Field::new("tags", DataType::List(Arc::new(Field::new("element", DataType::Utf8, true))), true),
+        ])
+    }
+
+    #[test]
+    fn valid_payloads_pass() {
+        let payload = r#"{"id": 1, "temperature": 2, "name": "a", "ok": true, "day": "2024-12-04", "at": "2024-12-04T08:13:20Z", "location": {"lat": 1.5}, "tags": ["x", null], "extra": [1, {"a": 2}]}"#;
+        assert_eq!(validate_payload(&fields(), payload), Ok(()));
+        assert_eq!(validate_payload(&fields(), r#"{"id": null, "location": null, "tags": null}"#), Ok(()));
+    }
+
+    #[test]
+    fn wrong_types_name_the_path() {
+        let cases = [
+            (r#"{"id": 45.5}"#, "event_data.id must be an integer, got 45.5"),
+            (r#"{"id": "45"}"#, "event_data.id must be an integer, got \"45\""),
+            (r#"{"id": 18446744073709551615}"#, "event_data.id is 18446744073709551615, beyond the 64-bit integer range"),
+            (r#"{"temperature": "hot"}"#, "event_data.temperature must be a number"),
+            (r#"{"ok": 1}"#, "event_data.ok must be a boolean"),
+            (r#"{"name": 5}"#, "event_data.name must be a string"),
+            (r#"{"day": "04/12/2024"}"#, "event_data.day must be a date string"),
+            (r#"{"at": "yesterday"}"#, "event_data.at must be an RFC 3339"),
+            (r#"{"location": {"lat": "north"}}"#, "event_data.location.lat must be a number"),
+            (r#"{"location": [1]}"#, "event_data.location must be an object"),
+            (r#"{"tags": ["a", 2]}"#, "event_data.tags[1] must be a string"),
+            (r#"{"id": 1, "id": 2}"#, "event_data.id appears twice"),
+        ];
+        for (payload, expected) in cases {
+            let message = validate_payload(&fields(), payload).expect_err(payload);
+            assert!(message.starts_with(expected), "{payload}: {message}");
+        }
+    }
+}
