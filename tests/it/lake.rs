@@ -164,3 +164,23 @@ async fn changed_schema_is_rejected() {
     assert!(matches!(error, LakeError::SchemaMismatch { .. }), "{error}");
     assert!(error.to_string().contains("value"), "{error}");
 }
+
+#[tokio::test]
+async fn added_nullable_column_evolves_schema() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut table = open(dir.path(), "events").await;
+    table.append(&rows(0, 1, |_| Some("ops"))).await.expect("append");
+
+    let root = LakeRoot::parse(dir.path().to_str().expect("utf-8")).expect("root");
+    let mut wider = spec("events");
+    let mut fields: Vec<Field> = schema().fields().iter().map(|field| field.as_ref().clone()).collect();
+    fields.push(Field::new("note", DataType::Utf8, true));
+    wider.schema = Arc::new(Schema::new(fields));
+    LakeTable::open_or_create(&root, wider, WriteSettings::default()).await.expect("schema evolves");
+
+    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events WHERE note IS NULL").await, 2);
+
+    // The narrower spec no longer matches: dropping a column is not an evolution.
+    let error = LakeTable::open_or_create(&root, spec("events"), WriteSettings::default()).await.expect_err("column dropped");
+    assert!(error.to_string().contains("note"), "{error}");
+}

@@ -17,6 +17,7 @@
 
 mod append;
 mod error;
+mod evolve;
 mod location;
 mod offsets;
 mod table;

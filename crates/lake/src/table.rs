@@ -4,7 +4,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use deltalake::arrow::datatypes::SchemaRef;
-use deltalake::kernel::StructType;
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::{Action, MetadataExt, StructType};
+use deltalake::protocol::DeltaOperation;
+use tracing::{info, warn};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::parquet::basic::Compression;
 use deltalake::protocol::SaveMode;
@@ -13,8 +16,12 @@ use futures::future::try_join_all;
 use url::Url;
 
 use crate::error::LakeError;
+use crate::evolve::widened_fields;
 use crate::location::LakeRoot;
 use crate::offsets::{OffsetColumns, SourcePartition, app_id};
+
+/// Attempts at evolving a table's schema while other writers change it too.
+const MAX_EVOLVE_ATTEMPTS: usize = 5;
 
 /// Definition of a table: its name under the lake root, schema and partition columns.
 #[derive(Debug, Clone)]
@@ -106,27 +113,20 @@ impl LakeTable {
                 .map_err(delta_error)?
         };
 
-        let lake_table = Self {
+        let mut lake_table = Self {
             spec,
             settings,
             table,
             url,
         };
-        lake_table.check_layout(&kernel_schema)?;
+        lake_table.check_layout(&kernel_schema).await?;
         Ok(lake_table)
     }
 
-    fn check_layout(&self, expected: &StructType) -> Result<(), LakeError> {
+    /// Checks the table's partition columns and schema against the spec, adding the
+    /// nullable columns and struct fields that the spec has and the table lacks.
+    async fn check_layout(&mut self, expected: &StructType) -> Result<(), LakeError> {
         let snapshot = self.table.snapshot().map_err(|source| self.delta_error(source))?;
-        let found = snapshot.schema();
-        if found.as_ref() != expected {
-            return Err(LakeError::SchemaMismatch {
-                table: self.spec.name.clone(),
-                location: self.url.to_string(),
-                difference: describe_difference(expected, found.as_ref()),
-            });
-        }
-
         let found_partitions = snapshot.metadata().partition_columns().to_vec();
         if found_partitions != self.spec.partition_columns {
             return Err(LakeError::PartitionMismatch {
@@ -135,7 +135,55 @@ impl LakeTable {
                 expected: self.spec.partition_columns.join(", "),
             });
         }
-        Ok(())
+
+        // A concurrent writer may evolve the schema first; then the check passes on reload.
+        for _ in 0..MAX_EVOLVE_ATTEMPTS {
+            let snapshot = self.table.snapshot().map_err(|source| self.delta_error(source))?;
+            let found = snapshot.schema();
+            if found.as_ref() == expected {
+                return Ok(());
+            }
+            let added = widened_fields(found.as_ref(), expected).map_err(|difference| LakeError::SchemaMismatch {
+                table: self.spec.name.clone(),
+                location: self.url.to_string(),
+                difference,
+            })?;
+            if added.is_empty() {
+                return Err(LakeError::SchemaMismatch {
+                    table: self.spec.name.clone(),
+                    location: self.url.to_string(),
+                    difference: "column order differs".to_string(),
+                });
+            }
+
+            let metadata = snapshot
+                .metadata()
+                .clone()
+                .with_schema(expected)
+                .map_err(|source| self.delta_error(DeltaTableError::from(source)))?;
+            let names: Vec<String> = added.iter().map(|field| field.name().clone()).collect();
+            let result = CommitBuilder::default()
+                .with_actions(vec![Action::Metadata(metadata)])
+                .with_max_retries(0)
+                .build(Some(snapshot), self.table.log_store(), DeltaOperation::AddColumn { fields: added })
+                .await;
+            match result {
+                Ok(finalized) => {
+                    info!(table = %self.spec.name, version = finalized.version(), columns = %names.join(","), "schema evolved");
+                    self.table.state = Some(finalized.snapshot());
+                    return Ok(());
+                }
+                Err(error) => {
+                    warn!(table = %self.spec.name, error = %error, "schema evolution commit failed; reloading");
+                    self.refresh().await?;
+                }
+            }
+        }
+        Err(LakeError::CommitRetriesExhausted {
+            table: self.spec.name.clone(),
+            attempts: MAX_EVOLVE_ATTEMPTS,
+            last_error: "the schema kept changing while it was evolved".to_string(),
+        })
     }
 
     pub(crate) fn delta_error(&self, source: DeltaTableError) -> LakeError {
@@ -192,28 +240,4 @@ impl LakeTable {
     pub fn delta_table(&self) -> &DeltaTable {
         &self.table
     }
-}
-
-/// Names the first column that differs between two schemas.
-fn describe_difference(expected: &StructType, found: &StructType) -> String {
-    for field in expected.fields() {
-        match found.field(field.name()) {
-            None => return format!("column '{}' is missing from the table", field.name()),
-            Some(existing) if existing != field => {
-                return format!(
-                    "column '{}' is {} in the table but {} here",
-                    field.name(),
-                    existing.data_type(),
-                    field.data_type()
-                );
-            }
-            Some(_) => {}
-        }
-    }
-    for field in found.fields() {
-        if expected.field(field.name()).is_none() {
-            return format!("the table has column '{}', which this configuration lacks", field.name());
-        }
-    }
-    "column order or nullability differs".to_string()
 }
