@@ -118,7 +118,7 @@ impl ConsumerLoop {
     fn run(mut self) -> Result<IngestSummary, IngestError> {
         let mut pending = self.new_pending();
         loop {
-            self.collect_results(false)?;
+            self.collect_results()?;
             self.check_assignment()?;
             if self.shutdown.load(Ordering::Relaxed) {
                 info!("shutdown requested; flushing buffered records");
@@ -129,6 +129,13 @@ impl ConsumerLoop {
                 break;
             }
             self.apply_backpressure(&pending);
+
+            // A flush is due but the writer is busy: wait for it rather than read on, so that
+            // the next flush stays within its limits. librdkafka keeps prefetching meanwhile.
+            if self.in_flight.is_some() && pending.should_flush(&self.config.flush, Instant::now()) {
+                self.wait_for_writer(Some(MAX_POLL_WAIT))?;
+                continue;
+            }
 
             let now = Instant::now();
             let wait = pending
@@ -154,11 +161,11 @@ impl ConsumerLoop {
 
         // Drain: the flush in progress, then whatever is still buffered.
         while self.in_flight.is_some() {
-            self.collect_results(true)?;
+            self.wait_for_writer(None)?;
         }
         if !pending.is_empty() {
             self.send(pending)?;
-            self.collect_results(true)?;
+            self.wait_for_writer(None)?;
         }
         Ok(self.summary)
     }
@@ -177,33 +184,46 @@ impl ConsumerLoop {
         Ok(())
     }
 
-    /// Takes finished flushes from the writer; with `block`, waits for one.
-    fn collect_results(&mut self, block: bool) -> Result<(), IngestError> {
+    /// Takes finished flushes from the writer without waiting.
+    fn collect_results(&mut self) -> Result<(), IngestError> {
         loop {
-            let result = if block {
-                self.results.recv().map_err(|_| IngestError::WriterGone)?
-            } else {
-                match self.results.try_recv() {
-                    Ok(result) => result,
-                    Err(mpsc::TryRecvError::Empty) => return Ok(()),
-                    Err(mpsc::TryRecvError::Disconnected) if self.in_flight.is_none() => return Ok(()),
-                    Err(mpsc::TryRecvError::Disconnected) => return Err(IngestError::WriterGone),
-                }
-            };
-            self.in_flight = None;
-            let done = result?;
-            self.summary.events += done.events as u64;
-            self.summary.rejects += done.rejects as u64;
-            self.summary.flushes += 1;
-            self.commit_kafka_offsets(&done);
-            if block {
-                return Ok(());
+            match self.results.try_recv() {
+                Ok(result) => self.finish_flush(result, CommitMode::Async)?,
+                Err(mpsc::TryRecvError::Empty) => return Ok(()),
+                Err(mpsc::TryRecvError::Disconnected) if self.in_flight.is_none() => return Ok(()),
+                Err(mpsc::TryRecvError::Disconnected) => return Err(IngestError::WriterGone),
             }
         }
     }
 
+    /// Waits up to `timeout` for the flush in progress, or without limit when `None`.
+    fn wait_for_writer(&mut self, timeout: Option<Duration>) -> Result<(), IngestError> {
+        let result = match timeout {
+            None => self.results.recv().map_err(|_| IngestError::WriterGone)?,
+            Some(timeout) => match self.results.recv_timeout(timeout) {
+                Ok(result) => result,
+                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(IngestError::WriterGone),
+            },
+        };
+        // The last commit before exit is synchronous so that it is not lost when the consumer
+        // closes.
+        let mode = if timeout.is_none() { CommitMode::Sync } else { CommitMode::Async };
+        self.finish_flush(result, mode)
+    }
+
+    fn finish_flush(&mut self, result: Result<FlushDone, IngestError>, mode: CommitMode) -> Result<(), IngestError> {
+        self.in_flight = None;
+        let done = result?;
+        self.summary.events += done.events as u64;
+        self.summary.rejects += done.rejects as u64;
+        self.summary.flushes += 1;
+        self.commit_kafka_offsets(&done, mode);
+        Ok(())
+    }
+
     /// Commits the flushed offsets to Kafka for lag tools; the lake already has them.
-    fn commit_kafka_offsets(&self, done: &FlushDone) {
+    fn commit_kafka_offsets(&self, done: &FlushDone, mode: CommitMode) {
         let assigned = lock(&self.consumer.context().assignment).partitions.clone();
         let mut list = TopicPartitionList::new();
         for (source, range) in &done.offsets {
@@ -216,7 +236,7 @@ impl ConsumerLoop {
         if list.count() == 0 {
             return;
         }
-        if let Err(error) = self.consumer.commit(&list, CommitMode::Async) {
+        if let Err(error) = self.consumer.commit(&list, mode) {
             debug!(error = %error, "committing offsets to Kafka failed; the lake has them, so only lag tools are affected");
         }
     }
@@ -255,21 +275,14 @@ impl ConsumerLoop {
         }
     }
 
-    /// Pauses every assigned partition while the buffers are over the memory limit, or while
-    /// a flush is due but the writer is still busy with the previous one, so that a flush
-    /// never grows far past its limits.
+    /// Pauses every assigned partition while the buffered records, including the flush in
+    /// progress, are over the memory limit.
     fn apply_backpressure(&mut self, pending: &PendingFlush) {
         let used = pending.buffered_bytes() + self.in_flight.unwrap_or(0);
-        let over_memory = used >= self.config.max_buffer_bytes;
-        let waiting_for_writer = self.in_flight.is_some() && pending.should_flush(&self.config.flush, Instant::now());
-        let pause = over_memory || waiting_for_writer;
-        if pause != self.paused {
-            if over_memory {
-                info!(buffered_bytes = used, limit = self.config.max_buffer_bytes, paused = pause, "buffer limit crossed");
-            } else {
-                debug!(paused = pause, "waiting for the writer");
-            }
-            self.set_paused(pause);
+        let over = used >= self.config.max_buffer_bytes;
+        if over != self.paused {
+            info!(buffered_bytes = used, limit = self.config.max_buffer_bytes, paused = over, "buffer limit crossed");
+            self.set_paused(over);
         }
     }
 
