@@ -290,3 +290,35 @@ async fn killed_ingestor_resumes_exactly_once() {
     assert!(status.success(), "second run exits 0");
     assert_eq!(assert_unique_offsets(&lake).await, 3_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushes_stay_within_max_rows() {
+    let kafka = Kafka::start();
+    kafka.create_topic("bounded", 1);
+    send_sensor_events(&kafka.producer, "bounded", 1, 0, 1_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(&kafka.brokers(), "bounded", dir.path());
+    config.flush.max_rows = 100;
+    ingest_to_end(config).await;
+
+    // Rows per commit, from the numRecords statistics of each commit's add actions.
+    let log_dir = dir.path().join("events/_delta_log");
+    let mut total = 0;
+    for entry in std::fs::read_dir(&log_dir).expect("log dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|extension| extension != "json") {
+            continue;
+        }
+        let mut rows = 0;
+        for line in std::fs::read_to_string(&path).expect("commit").lines() {
+            let action: serde_json::Value = serde_json::from_str(line).expect("json action");
+            if let Some(stats) = action["add"]["stats"].as_str() {
+                let stats: serde_json::Value = serde_json::from_str(stats).expect("stats");
+                rows += stats["numRecords"].as_i64().expect("numRecords");
+            }
+        }
+        assert!(rows <= 100, "{} has {rows} rows", path.display());
+        total += rows;
+    }
+    assert_eq!(total, 1_000);
+}

@@ -1,6 +1,7 @@
 //! The Kafka consumer: client settings and partition assignment from the lake's offsets.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -77,6 +78,11 @@ pub(crate) struct IngestContext {
     pub assignment: Mutex<Assignment>,
     /// Keeps a broker outage from logging a line per reconnect attempt.
     pub log_throttle: LogThrottle,
+    /// Offset each newly assigned partition was started at, until its first record arrives.
+    pub seek_targets: Mutex<HashMap<SourcePartition, i64>>,
+    /// Whether `seek_targets` has entries, so that the consumer loop does not lock it for
+    /// every record.
+    pub has_seek_targets: AtomicBool,
 }
 
 impl IngestContext {
@@ -88,6 +94,32 @@ impl IngestContext {
             consumed: Mutex::new(HashMap::new()),
             assignment: Mutex::new(Assignment::default()),
             log_throttle: LogThrottle::new(LOG_INTERVAL),
+            seek_targets: Mutex::new(HashMap::new()),
+            has_seek_targets: AtomicBool::new(false),
+        }
+    }
+
+    /// Checks the first record of a partition after its assignment against the offset it was
+    /// started at. A gap is legal in Kafka (compaction, retention, transaction markers), but
+    /// it can also be a broker that skips records, so it is logged.
+    pub fn check_first_record(&self, partition: &SourcePartition, offset: i64) {
+        if !self.has_seek_targets.load(Ordering::Acquire) {
+            return;
+        }
+        let mut targets = lock(&self.seek_targets);
+        if let Some(start) = targets.remove(partition)
+            && offset > start
+        {
+            warn!(
+                partition = %partition,
+                start,
+                first_offset = offset,
+                missing = offset - start,
+                "the broker delivered the first record after the start offset; the records between were compacted, expired or skipped by the broker"
+            );
+        }
+        if targets.is_empty() {
+            self.has_seek_targets.store(false, Ordering::Release);
         }
     }
 
@@ -118,6 +150,10 @@ impl IngestContext {
                 (None, StartPosition::Latest) => Offset::Stored,
             };
             info!(partition = %partition, lake_offset = ?committed.get(partition), start = ?offset, "partition assigned");
+            if let Offset::Offset(start) = offset {
+                lock(&self.seek_targets).insert(partition.clone(), start);
+                self.has_seek_targets.store(true, Ordering::Release);
+            }
             list.set_partition_offset(&partition.topic, partition.partition, offset)
                 .map_err(|error| IngestError::Assignment(error.to_string()))?;
         }

@@ -130,10 +130,16 @@ impl ConsumerLoop {
             }
             self.apply_backpressure(&pending);
 
-            // A flush is due but the writer is busy: wait for it rather than read on, so that
-            // the next flush stays within its limits. librdkafka keeps prefetching meanwhile.
-            if self.in_flight.is_some() && pending.should_flush(&self.config.flush, Instant::now()) {
-                self.wait_for_writer(Some(MAX_POLL_WAIT))?;
+            // A due flush goes to the writer when it is free. While it is busy, wait for it
+            // rather than read on, so that the next flush stays within its limits; librdkafka
+            // keeps prefetching meanwhile.
+            if pending.should_flush(&self.config.flush, Instant::now()) {
+                if self.in_flight.is_none() {
+                    let full = std::mem::replace(&mut pending, self.new_pending());
+                    self.send(full)?;
+                } else {
+                    self.wait_for_writer(Some(MAX_POLL_WAIT))?;
+                }
                 continue;
             }
 
@@ -151,11 +157,6 @@ impl ConsumerLoop {
                         warn!(error = %error, suppressed, "Kafka consumer error; librdkafka retries by itself");
                     }
                 }
-            }
-
-            if self.in_flight.is_none() && pending.should_flush(&self.config.flush, Instant::now()) {
-                let full = std::mem::replace(&mut pending, self.new_pending());
-                self.send(full)?;
             }
         }
 
@@ -324,6 +325,7 @@ impl ConsumerLoop {
             value: message.payload(),
             headers: &headers,
         };
+        self.consumer.context().check_first_record(&source, record.offset);
         pending.push(&source, &record);
         self.summary.records += 1;
 
