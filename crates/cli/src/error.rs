@@ -32,6 +32,7 @@ fn is_configuration(error: &IngestError) -> bool {
         error,
         IngestError::KafkaConfig(_)
             | IngestError::Subscribe { .. }
+            | IngestError::TopicNotFound { .. }
             | IngestError::Lake(LakeError::InvalidLocation { .. } | LakeError::SchemaMismatch { .. } | LakeError::PartitionMismatch { .. })
     )
 }

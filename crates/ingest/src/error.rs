@@ -16,6 +16,9 @@ pub enum IngestError {
         source: KafkaError,
     },
 
+    #[error("topic [{topics}] does not exist on the broker; create it or check --topic")]
+    TopicNotFound { topics: String },
+
     #[error("Kafka consumer failed: {0}")]
     Kafka(#[source] KafkaError),
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use eventlake_events::{EventTableLayout, Header, SourceRecord, rejects_partition_columns, rejects_table_schema};
 use eventlake_lake::{LakeTable, OffsetColumns, SourcePartition, TableSpec};
 use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc as async_mpsc;
@@ -97,6 +97,13 @@ pub async fn run(config: IngestConfig, shutdown: Arc<AtomicBool>) -> Result<Inge
     Ok(summary)
 }
 
+fn is_unknown_topic(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic)
+    )
+}
+
 struct ConsumerLoop {
     consumer: Arc<IngestConsumer>,
     layout: Arc<EventTableLayout>,
@@ -151,6 +158,12 @@ impl ConsumerLoop {
                 None => {}
                 Some(Ok(message)) => self.buffer(&mut pending, &message),
                 Some(Err(KafkaError::PartitionEOF(partition))) => self.mark_at_end(partition),
+                Some(Err(error)) if self.config.stop_at_end && is_unknown_topic(&error) => {
+                    // A batch run would wait forever for partitions that cannot be assigned.
+                    return Err(IngestError::TopicNotFound {
+                        topics: self.config.topics.join(", "),
+                    });
+                }
                 Some(Err(error)) => {
                     let key = format!("{:?}", error.rdkafka_error_code());
                     if let Some(suppressed) = self.consumer.context().log_throttle.admit(&key) {
