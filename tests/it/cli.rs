@@ -95,3 +95,13 @@ fn help_lists_ingest_flags() {
         assert!(help.contains(flag), "{flag} missing from help");
     }
 }
+
+#[test]
+fn bad_environment_value_exits_2() {
+    let output = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(["ingest", "--topic", "t"])
+        .env("EVENTLAKE_MAX_BUFFER", "lots")
+        .output()
+        .expect("binary runs");
+    assert_usage_error(&output, &["lots", "--max-buffer"]);
+}

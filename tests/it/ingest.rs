@@ -322,3 +322,88 @@ async fn flushes_stay_within_max_rows() {
     }
     assert_eq!(total, 1_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffer_limit_pauses_partitions() {
+    let kafka = Kafka::start();
+    kafka.create_topic("pressure", 2);
+    send_sensor_events(&kafka.producer, "pressure", 2, 0, 2_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(&kafka.brokers(), "pressure", dir.path());
+    // Far below one flush, so only the age limit flushes and the buffer limit pauses often.
+    config.flush.max_rows = 1_000_000;
+    config.flush.max_age = Duration::from_millis(200);
+    config.max_buffer_bytes = 32 * 1024;
+
+    let summary = ingest_to_end(config).await;
+    assert!(summary.pauses > 0, "the buffer limit paused the partitions");
+    assert_eq!(summary.events, 2_000);
+    assert_eq!(assert_unique_offsets(dir.path()).await, 2_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hour_granularity_adds_event_hour() {
+    let kafka = Kafka::start();
+    kafka.create_topic("hourly", 1);
+    for (id, time) in [(1, "2024-12-04T00:59:59Z"), (2, "2024-12-04T01:00:00Z"), (3, "2024-12-04T23:30:00+01:00")] {
+        let value = format!(r#"{{"event_id": {id}, "event_type": "sensor_data", "event_time": "{time}", "event_data": {{"sensor_id": 1, "temperature": 1.0}}}}"#);
+        kafka.send("hourly", 0, None, Some(value.as_bytes()), &[]);
+    }
+    kafka.flush();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(&kafka.brokers(), "hourly", dir.path());
+    config.granularity = eventlake_events::PartitionGranularity::Hour;
+    ingest_to_end(config).await;
+
+    let rows = sql_rows(dir.path(), "SELECT event_id, event_date, event_hour FROM events ORDER BY event_id").await;
+    assert_eq!(
+        rows,
+        vec![
+            vec![Some("1".into()), Some("2024-12-04".into()), Some("0".into())],
+            vec![Some("2".into()), Some("2024-12-04".into()), Some("1".into())],
+            vec![Some("3".into()), Some("2024-12-04".into()), Some("22".into())],
+        ]
+    );
+    assert!(dir.path().join("events/event_type=sensor_data/event_date=2024-12-04/event_hour=22").is_dir());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_and_exits_zero() {
+    let kafka = Kafka::start();
+    kafka.create_topic("signal", 1);
+    send_sensor_events(&kafka.producer, "signal", 1, 0, 300);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().join("lake");
+
+    // A long flush interval: only the signal can make these records land.
+    let log_path = dir.path().join("ingest.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(["ingest", "--topic", "signal", "--flush-interval", "1h", "--flush-rows", "1000000"])
+        .arg("--brokers")
+        .arg(kafka.brokers())
+        .arg("--lake")
+        .arg(&lake)
+        .arg("--schemas")
+        .arg(schemas_dir())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("ingestor starts");
+
+    // Reading 300 small records takes milliseconds once the partition is assigned; the two
+    // seconds after that are a wide margin.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log_path).unwrap_or_default().contains("partition assigned") {
+        assert!(Instant::now() < deadline, "no partition assigned within 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!lake.join("events/_delta_log/00000000000000000001.json").exists(), "nothing flushed before the signal");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let exit = child.wait().expect("ingestor exits");
+    assert_eq!(exit.code(), Some(0));
+    assert_eq!(sql_count(&lake, "SELECT count(*) FROM events").await, 300);
+}

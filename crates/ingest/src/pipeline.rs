@@ -34,6 +34,8 @@ pub struct IngestSummary {
     pub rejects: u64,
     /// Flushes committed.
     pub flushes: u64,
+    /// Times the partitions were paused because the buffer limit was reached.
+    pub pauses: u64,
 }
 
 /// Runs the ingestor until `shutdown` is set or, with `stop_at_end`, until every assigned
@@ -297,6 +299,9 @@ impl ConsumerLoop {
         if over != self.paused {
             info!(buffered_bytes = used, limit = self.config.max_buffer_bytes, paused = over, "buffer limit crossed");
             self.set_paused(over);
+            if over {
+                self.summary.pauses += 1;
+            }
         }
     }
 
