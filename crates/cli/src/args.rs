@@ -89,8 +89,8 @@ pub struct IngestArgs {
     #[arg(long, env = "EVENTLAKE_FLUSH_INTERVAL", value_name = "DURATION", value_parser = parse_duration)]
     pub flush_interval: Option<Duration>,
 
-    /// Memory for buffered records including a flush in progress; above it partitions are
-    /// paused [default: 512MiB].
+    /// Memory for buffered records including a flush in progress; reaching it starts a flush
+    /// or stops reading until the one in progress ends [default: 512MiB].
     #[arg(long, env = "EVENTLAKE_MAX_BUFFER", value_name = "SIZE", value_parser = parse_bytes)]
     pub max_buffer: Option<usize>,
 

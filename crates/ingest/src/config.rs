@@ -81,8 +81,8 @@ pub struct IngestConfig {
     pub decode: DecodeOptions,
     pub granularity: PartitionGranularity,
     pub flush: FlushPolicy,
-    /// Memory for buffered records, including a flush in progress, in bytes; above it the
-    /// consumer pauses its partitions.
+    /// Memory for buffered records, including a flush in progress, in bytes. Reaching it
+    /// starts a flush or, while one is in progress, stops reading until it ends.
     pub max_buffer_bytes: usize,
     pub start_position: StartPosition,
     /// Stop once every assigned partition has been read to its end.

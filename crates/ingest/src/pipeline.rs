@@ -34,8 +34,8 @@ pub struct IngestSummary {
     pub rejects: u64,
     /// Flushes committed.
     pub flushes: u64,
-    /// Times the partitions were paused because the buffer limit was reached.
-    pub pauses: u64,
+    /// Flushes started because the buffer limit was reached before any flush limit.
+    pub memory_flushes: u64,
 }
 
 /// Runs the ingestor until `shutdown` is set or, with `stop_at_end`, until every assigned
@@ -85,7 +85,6 @@ pub async fn run(config: IngestConfig, shutdown: Arc<AtomicBool>) -> Result<Inge
         results,
         shutdown,
         in_flight: None,
-        paused: false,
         at_end: BTreeSet::new(),
         known_partitions: Vec::new(),
         summary: IngestSummary::default(),
@@ -115,7 +114,6 @@ struct ConsumerLoop {
     shutdown: Arc<AtomicBool>,
     /// Bytes held by the flush the writer is working on.
     in_flight: Option<usize>,
-    paused: bool,
     /// Assigned partitions read to their end, for `stop_at_end`.
     at_end: BTreeSet<SourcePartition>,
     /// Partitions seen so far, so that a record does not allocate its partition's name.
@@ -137,13 +135,20 @@ impl ConsumerLoop {
                 info!("every assigned partition is read to its end; flushing and stopping");
                 break;
             }
-            self.apply_backpressure(&pending);
 
-            // A due flush goes to the writer when it is free. While it is busy, wait for it
-            // rather than read on, so that the next flush stays within its limits; librdkafka
-            // keeps prefetching meanwhile.
-            if pending.should_flush(&self.config.flush, Instant::now()) {
+            // A due flush goes to the writer when it is free. While the writer is busy the
+            // loop waits for it rather than read on, so a flush stays within its limits and
+            // memory within the buffer limit. librdkafka keeps prefetching meanwhile, up to
+            // its own queue limit (queued.max.messages.kbytes).
+            //
+            // The loop does not pause partitions: resuming makes librdkafka fetch from the
+            // middle of a record batch, which some brokers answer with the next batch.
+            let over_memory = self.over_memory_limit(&pending);
+            if over_memory || pending.should_flush(&self.config.flush, Instant::now()) {
                 if self.in_flight.is_none() {
+                    if over_memory {
+                        self.summary.memory_flushes += 1;
+                    }
                     let full = std::mem::replace(&mut pending, self.new_pending());
                     self.send(full)?;
                 } else {
@@ -268,9 +273,6 @@ impl ConsumerLoop {
         }
         if changed {
             self.at_end.retain(|partition| partitions.contains(partition));
-            if self.paused {
-                self.set_paused(true);
-            }
         }
         Ok(())
     }
@@ -291,33 +293,10 @@ impl ConsumerLoop {
         }
     }
 
-    /// Pauses every assigned partition while the buffered records, including the flush in
-    /// progress, are over the memory limit.
-    fn apply_backpressure(&mut self, pending: &PendingFlush) {
-        let used = pending.buffered_bytes() + self.in_flight.unwrap_or(0);
-        let over = used >= self.config.max_buffer_bytes;
-        if over != self.paused {
-            info!(buffered_bytes = used, limit = self.config.max_buffer_bytes, paused = over, "buffer limit crossed");
-            self.set_paused(over);
-            if over {
-                self.summary.pauses += 1;
-            }
-        }
-    }
-
-    fn set_paused(&mut self, pause: bool) {
-        self.paused = pause;
-        let assignment = match self.consumer.assignment() {
-            Ok(assignment) => assignment,
-            Err(error) => {
-                warn!(error = %error, "cannot read the assignment to pause or resume it");
-                return;
-            }
-        };
-        let result = if pause { self.consumer.pause(&assignment) } else { self.consumer.resume(&assignment) };
-        if let Err(error) = result {
-            warn!(error = %error, pause, "pausing or resuming partitions failed");
-        }
+    /// Returns whether the buffered records, with the flush in progress, reached the memory
+    /// limit.
+    fn over_memory_limit(&self, pending: &PendingFlush) -> bool {
+        !pending.is_empty() && pending.buffered_bytes() + self.in_flight.unwrap_or(0) >= self.config.max_buffer_bytes
     }
 
     fn buffer(&mut self, pending: &mut PendingFlush, message: &BorrowedMessage<'_>) {
