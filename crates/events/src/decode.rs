@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use deltalake::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, ListArray, StructArray, new_null_array};
-use deltalake::arrow::compute::{concat, filter};
+use deltalake::arrow::array::{Array, ArrayRef, AsArray, ListArray, StructArray, new_null_array};
+use deltalake::arrow::compute::concat;
 use deltalake::arrow::datatypes::{DataType, Schema};
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::json::ReaderBuilder;
@@ -32,14 +32,14 @@ pub(crate) fn decode_payloads(schema: &TypeSchema, payloads: &[Option<&[u8]>]) -
     let mut rejected = Vec::new();
     let mut valid = Vec::with_capacity(payloads.len());
     for (index, payload) in payloads.iter().enumerate() {
-        let text = payload.map(std::str::from_utf8);
+        // A missing event_data is checked as `{}`, so that its required fields are reported.
+        let text = std::str::from_utf8(payload.unwrap_or(b"{}"));
         match text {
-            Some(Ok(text)) => match validate_payload(&schema.fields, text) {
+            Ok(text) => match validate_payload(schema, text) {
                 Ok(()) => valid.push(index),
                 Err(message) => rejected.push((index, message)),
             },
-            Some(Err(_)) => rejected.push((index, "event_data is not valid UTF-8".to_string())),
-            None => valid.push(index),
+            Err(_) => rejected.push((index, "event_data is not valid UTF-8".to_string())),
         }
     }
 
@@ -59,9 +59,6 @@ pub(crate) fn decode_payloads(schema: &TypeSchema, payloads: &[Option<&[u8]>]) -
         concat(&refs)?.as_struct().clone()
     };
 
-    // Required fields are checked after decoding, where a missing value is a null.
-    let (data, accepted, required_rejects) = check_required(schema, data, accepted)?;
-    rejected.extend(required_rejects);
     rejected.sort_by_key(|(index, _)| *index);
 
     Ok(DecodedPayloads {
@@ -138,69 +135,6 @@ fn describe_decode_error(error: &ArrowError) -> String {
         other => other.to_string(),
     };
     format!("event_data does not match its schema: {message}")
-}
-
-type RequiredCheck = (StructArray, Vec<usize>, Vec<(usize, String)>);
-
-/// Rejects the rows where a required field is missing or null.
-fn check_required(schema: &TypeSchema, data: StructArray, accepted: Vec<usize>) -> Result<RequiredCheck, ArrowError> {
-    if schema.required.is_empty() || data.is_empty() {
-        return Ok((data, accepted, Vec::new()));
-    }
-
-    let mut reasons: Vec<Option<String>> = vec![None; data.len()];
-    for path in &schema.required {
-        for row in rows_missing(&data, path) {
-            reasons[row].get_or_insert_with(|| {
-                format!(
-                    "event_data.{} is required by {} but missing or null",
-                    path.join("."),
-                    schema.file.display()
-                )
-            });
-        }
-    }
-    if reasons.iter().all(Option::is_none) {
-        return Ok((data, accepted, Vec::new()));
-    }
-
-    let keep: BooleanArray = reasons.iter().map(|reason| Some(reason.is_none())).collect();
-    let filtered = filter(&data, &keep)?.as_struct().clone();
-    let mut kept = Vec::with_capacity(accepted.len());
-    let mut rejected = Vec::new();
-    for (row, reason) in reasons.into_iter().enumerate() {
-        match reason {
-            None => kept.push(accepted[row]),
-            Some(reason) => rejected.push((accepted[row], reason)),
-        }
-    }
-    Ok((filtered, kept, rejected))
-}
-
-/// Rows where the field at `path` is null while its parent object is present. The payload
-/// root counts as present even when `event_data` itself is missing, because a missing
-/// `event_data` decodes with every field null.
-fn rows_missing(data: &StructArray, path: &[String]) -> Vec<usize> {
-    let mut parent_present = vec![true; data.len()];
-    let mut current = data;
-    for (depth, name) in path.iter().enumerate() {
-        let Some(child) = current.column_by_name(name) else {
-            return Vec::new();
-        };
-        if depth + 1 == path.len() {
-            return (0..data.len())
-                .filter(|&row| parent_present[row] && child.is_null(row))
-                .collect();
-        }
-        for (row, present) in parent_present.iter_mut().enumerate() {
-            *present = *present && child.is_valid(row);
-        }
-        match child.as_struct_opt() {
-            Some(nested) => current = nested,
-            None => return Vec::new(),
-        }
-    }
-    Vec::new()
 }
 
 /// Casts a decoded array to a wider struct or list type, adding null children for fields

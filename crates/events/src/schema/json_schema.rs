@@ -5,6 +5,7 @@
 //! `date`), `integer`, `number`, `boolean`, and `array` with `items`. Anything else is an
 //! error at startup rather than a silent guess.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +18,22 @@ use super::SchemaError;
 /// would raise the table's protocol versions above what common readers support.
 const FORBIDDEN_NAME_CHARACTERS: &[char] = &[' ', ',', ';', '{', '}', '(', ')', '\n', '\t', '='];
 
+/// Required fields of one object in a schema, and of the objects nested in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequiredFields {
+    /// Properties of this object that must be present and not null.
+    pub names: Vec<String>,
+    /// Required fields of nested objects, by property name. For an array of objects the entry
+    /// applies to each element.
+    pub nested: BTreeMap<String, RequiredFields>,
+}
+
+impl RequiredFields {
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.nested.is_empty()
+    }
+}
+
 /// The payload schema of one event type.
 #[derive(Debug, Clone)]
 pub struct TypeSchema {
@@ -27,9 +44,8 @@ pub struct TypeSchema {
     /// Fields of `event_data`, all nullable: `required` is checked separately so that a
     /// missing field gets a precise reject reason.
     pub fields: Fields,
-    /// Paths of required fields, such as `["location", "lat"]`. A nested path is checked only
-    /// where its parent object is present.
-    pub required: Vec<Vec<String>>,
+    /// Required fields of `event_data`, at every depth.
+    pub required: RequiredFields,
     /// Whether fields not declared in the schema are rejected (`additionalProperties: false`
     /// on the top-level object).
     pub strict: bool,
@@ -102,7 +118,7 @@ impl Converter<'_> {
         }
     }
 
-    fn object_fields(&self, node: &Value, pointer: &str) -> Result<(Fields, Vec<Vec<String>>), SchemaError> {
+    fn object_fields(&self, node: &Value, pointer: &str) -> Result<(Fields, RequiredFields), SchemaError> {
         let properties = match node.get("properties") {
             Some(Value::Object(properties)) if !properties.is_empty() => properties,
             _ => {
@@ -128,7 +144,10 @@ impl Converter<'_> {
         }
 
         let mut fields = Vec::with_capacity(properties.len());
-        let mut required = Vec::new();
+        let mut required = RequiredFields {
+            names: required_names.iter().map(|name| name.to_string()).collect(),
+            nested: BTreeMap::new(),
+        };
         for (name, child) in properties {
             let child_pointer = format!("{pointer}/properties/{name}");
             if name.is_empty() || name.contains(FORBIDDEN_NAME_CHARACTERS) {
@@ -139,20 +158,15 @@ impl Converter<'_> {
             }
             let (data_type, nested_required) = self.data_type(child, &child_pointer)?;
             fields.push(Field::new(name, data_type, true));
-
-            if required_names.contains(&name.as_str()) {
-                required.push(vec![name.clone()]);
-            }
-            for mut nested in nested_required {
-                nested.insert(0, name.clone());
-                required.push(nested);
+            if !nested_required.is_empty() {
+                required.nested.insert(name.clone(), nested_required);
             }
         }
         Ok((Fields::from(fields), required))
     }
 
-    /// Converts a schema node; also returns the required paths below it, relative to it.
-    fn data_type(&self, node: &Value, pointer: &str) -> Result<(DataType, Vec<Vec<String>>), SchemaError> {
+    /// Converts a schema node; also returns the required fields of the objects in it.
+    fn data_type(&self, node: &Value, pointer: &str) -> Result<(DataType, RequiredFields), SchemaError> {
         let type_name = self.type_names(node, pointer)?;
         let data_type = match type_name.name {
             "object" => {
@@ -163,9 +177,9 @@ impl Converter<'_> {
                 let items = node
                     .get("items")
                     .ok_or_else(|| self.unsupported(pointer, "an array needs \"items\""))?;
-                // Required fields inside array items are not checked.
-                let (item_type, _) = self.data_type(items, &format!("{pointer}/items"))?;
-                DataType::List(Arc::new(Field::new("element", item_type, true)))
+                let (item_type, item_required) = self.data_type(items, &format!("{pointer}/items"))?;
+                let list = DataType::List(Arc::new(Field::new("element", item_type, true)));
+                return Ok((list, item_required));
             }
             "string" => match node.get("format").and_then(Value::as_str) {
                 Some("date-time") => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -182,6 +196,6 @@ impl Converter<'_> {
                 ));
             }
         };
-        Ok((data_type, Vec::new()))
+        Ok((data_type, RequiredFields::default()))
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use deltalake::arrow::datatypes::{DataType, Fields};
 
-pub use json_schema::TypeSchema;
+pub use json_schema::{RequiredFields, TypeSchema};
 
 /// Errors found while loading `schemas/`; each names the file and what to change in it.
 #[derive(Debug, thiserror::Error)]
