@@ -105,3 +105,15 @@ fn bad_environment_value_exits_2() {
         .expect("binary runs");
     assert_usage_error(&output, &["lots", "--max-buffer"]);
 }
+
+#[test]
+fn boolean_environment_accepts_yes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(["ingest", "--topic", "t", "--schemas", dir.path().to_str().expect("utf-8")])
+        .env("EVENTLAKE_STOP_AT_END", "yes")
+        .output()
+        .expect("binary runs");
+    // The empty schema directory is the only error, so the variable was accepted.
+    assert_usage_error(&output, &["no *.json files"]);
+}

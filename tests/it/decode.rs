@@ -194,3 +194,20 @@ fn shipped_schemas_share_compatible_fields() {
     let types: Vec<&str> = schemas.event_types().collect();
     assert_eq!(types, vec!["device_status", "sensor_data", "user_action"]);
 }
+
+#[test]
+fn rejects_keep_known_event_type() {
+    let value = br#"{"event_id": 1, "event_type": "sensor_data", "event_time": "noon"}"#;
+    let (_, rejects) = decode(&[Some(value)], DecodeOptions::default());
+    assert_eq!(string_column(&rejects.expect("rejects"), "event_type"), vec![Some("sensor_data".to_string())]);
+}
+
+#[test]
+fn case_only_difference_names_both_files() {
+    let first = (PathBuf::from("a.json"), r#"{"type": "object", "properties": {"battery": {"type": "number"}}}"#.to_string());
+    let second = (PathBuf::from("b.json"), r#"{"type": "object", "properties": {"Battery": {"type": "number"}}}"#.to_string());
+    let message = PayloadSchemas::from_sources(vec![first, second]).expect_err("case conflict").to_string();
+    assert!(message.contains("a.json"), "{message}");
+    assert!(message.contains("b.json"), "{message}");
+    assert!(message.contains("Battery"), "{message}");
+}

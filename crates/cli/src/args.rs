@@ -99,8 +99,9 @@ pub struct IngestArgs {
     #[arg(long, env = "EVENTLAKE_START_FROM", value_name = "POSITION", value_parser = parse_start_position)]
     pub start_from: Option<StartPosition>,
 
-    /// Stop once every assigned partition is read to its end, after committing.
-    #[arg(long, env = "EVENTLAKE_STOP_AT_END")]
+    /// Stop once every assigned partition is read to its end, after committing. The
+    /// environment variable takes true/false, yes/no, on/off or 1/0.
+    #[arg(long, env = "EVENTLAKE_STOP_AT_END", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
     pub stop_at_end: bool,
 
     /// Parquet compression: zstd, snappy, gzip, lz4 or none [default: zstd].
@@ -112,8 +113,8 @@ pub struct IngestArgs {
     pub checkpoint_interval: Option<u64>,
 
     /// librdkafka property passed through as key=value, such as security.protocol=SASL_SSL;
-    /// repeat for several.
-    #[arg(short = 'X', long = "kafka-property", value_name = "KEY=VALUE", value_parser = parse_property)]
+    /// repeat the flag, or separate properties with commas in the environment variable.
+    #[arg(short = 'X', long = "kafka-property", env = "EVENTLAKE_KAFKA_PROPERTIES", value_name = "KEY=VALUE", value_delimiter = ',', value_parser = parse_property)]
     pub kafka_properties: Vec<(String, String)>,
 }
 

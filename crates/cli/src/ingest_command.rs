@@ -4,11 +4,19 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::time::{Duration, Instant};
+
 use tracing::{info, warn};
 
 use crate::args::IngestArgs;
 use crate::error::CliError;
 use crate::settings::ingest_config;
+
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+
+/// Minimum time between two signals for the second one to force an exit.
+const REPEAT_SIGNAL_GAP: Duration = Duration::from_secs(2);
 
 pub async fn run(args: IngestArgs) -> Result<(), CliError> {
     let config = ingest_config(args)?;
@@ -27,7 +35,10 @@ pub async fn run(args: IngestArgs) -> Result<(), CliError> {
 }
 
 /// Sets `shutdown` on SIGINT or SIGTERM, so the ingestor flushes, commits and exits 0. A
-/// second signal exits at once; nothing is lost, because uncommitted records are read again.
+/// second signal at least two seconds later exits at once with 128 + the signal number;
+/// nothing is lost, because uncommitted records are read again. Signals closer together are
+/// taken as one, because `timeout` and process supervisors often signal both the process and
+/// its process group.
 fn spawn_signal_handler(shutdown: Arc<AtomicBool>) {
     tokio::spawn(async move {
         let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -37,16 +48,24 @@ fn spawn_signal_handler(shutdown: Arc<AtomicBool>) {
                 return;
             }
         };
-        for _ in 0..2 {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
+        let mut first_signal: Option<Instant> = None;
+        loop {
+            let signal_number = tokio::select! {
+                _ = tokio::signal::ctrl_c() => SIGINT,
+                _ = terminate.recv() => SIGTERM,
+            };
+            match first_signal {
+                None => {
+                    first_signal = Some(Instant::now());
+                    shutdown.store(true, Ordering::Relaxed);
+                    info!("signal received; flushing and committing before exit");
+                }
+                Some(at) if at.elapsed() >= REPEAT_SIGNAL_GAP => {
+                    warn!("second signal; exiting without flushing");
+                    std::process::exit(128 + signal_number);
+                }
+                Some(_) => {}
             }
-            if shutdown.swap(true, Ordering::Relaxed) {
-                warn!("second signal; exiting without flushing");
-                std::process::exit(130);
-            }
-            info!("signal received; flushing and committing before exit");
         }
     });
 }

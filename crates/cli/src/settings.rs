@@ -35,9 +35,9 @@ pub struct ConfigFile {
     pub stop_at_end: Option<bool>,
     pub compression: Option<String>,
     pub checkpoint_interval: Option<u64>,
-    /// librdkafka properties, such as `"security.protocol" = "SASL_SSL"`.
+    /// librdkafka properties, such as `"security.protocol" = "SASL_SSL"` or `"linger.ms" = 5`.
     #[serde(default)]
-    pub kafka: BTreeMap<String, String>,
+    pub kafka: BTreeMap<String, toml::Value>,
 }
 
 impl ConfigFile {
@@ -142,7 +142,22 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
         write.checkpoint_interval = interval;
     }
 
-    let mut kafka_properties = file.kafka.clone();
+    let mut kafka_properties = BTreeMap::new();
+    for (key, value) in &file.kafka {
+        let text = match value {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Integer(number) => number.to_string(),
+            toml::Value::Float(number) => number.to_string(),
+            toml::Value::Boolean(flag) => flag.to_string(),
+            other => {
+                return Err(CliError::Config(format!(
+                    "config key 'kafka.\"{key}\"': expected a string, number or boolean, got a {}",
+                    other.type_str()
+                )));
+            }
+        };
+        kafka_properties.insert(key.clone(), text);
+    }
     kafka_properties.extend(args.kafka_properties);
 
     Ok(IngestConfig {

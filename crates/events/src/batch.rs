@@ -128,11 +128,11 @@ impl EventBatchBuilder {
 
         let envelope = match parse_envelope(record.value, &self.options) {
             Ok(envelope) => envelope,
-            Err(reason) => {
+            Err(error) => {
                 self.rejects.push(PendingReject {
                     record: index,
-                    reason,
-                    event_type: None,
+                    reason: error.reason,
+                    event_type: error.event_type,
                 });
                 return;
             }

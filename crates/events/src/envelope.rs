@@ -68,12 +68,25 @@ pub(crate) struct Envelope<'a> {
     pub event_data: Option<&'a str>,
 }
 
+/// An envelope that failed its checks, with the event type when that part was valid.
+#[derive(Debug)]
+pub(crate) struct EnvelopeError {
+    pub reason: RejectReason,
+    pub event_type: Option<String>,
+}
+
+impl From<RejectReason> for EnvelopeError {
+    fn from(reason: RejectReason) -> Self {
+        Self { reason, event_type: None }
+    }
+}
+
 /// Parses and checks the envelope of one message value.
-pub(crate) fn parse_envelope<'a>(value: Option<&'a [u8]>, options: &DecodeOptions) -> Result<Envelope<'a>, RejectReason> {
+pub(crate) fn parse_envelope<'a>(value: Option<&'a [u8]>, options: &DecodeOptions) -> Result<Envelope<'a>, EnvelopeError> {
     let bytes = match value {
-        None => return Err(RejectReason::new(RejectKind::EmptyValue, "record has no value (tombstone)")),
+        None => return Err(RejectReason::new(RejectKind::EmptyValue, "record has no value (tombstone)").into()),
         Some(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {
-            return Err(RejectReason::new(RejectKind::EmptyValue, "record value is empty"));
+            return Err(RejectReason::new(RejectKind::EmptyValue, "record value is empty").into());
         }
         Some(bytes) => bytes,
     };
@@ -86,27 +99,32 @@ pub(crate) fn parse_envelope<'a>(value: Option<&'a [u8]>, options: &DecodeOption
 
     let first = text.trim_start().as_bytes().first().copied();
     if first != Some(b'{') {
-        return Err(classify_non_object(text));
+        return Err(classify_non_object(text).into());
     }
     let raw: RawEnvelope<'a> = serde_json::from_str(text).map_err(|error| {
         let kind = if error.is_data() { RejectKind::InvalidEnvelope } else { RejectKind::InvalidJson };
         RejectReason::new(kind, format!("{error}"))
     })?;
 
-    let event_id = parse_event_id(raw.event_id)?;
+    // Later failures keep the event type, so that rejects can be grouped by it.
     let event_type = parse_event_type(raw.event_type)?;
+    let with_type = |reason: RejectReason| EnvelopeError {
+        reason,
+        event_type: Some(event_type.clone()),
+    };
+    let event_id = parse_event_id(raw.event_id).map_err(with_type)?;
     let event_time_micros = match raw.event_time {
-        Some(raw_time) => parse_event_time(raw_time, options.epoch_unit)?,
-        None => return Err(missing("event_time")),
+        Some(raw_time) => parse_event_time(raw_time, options.epoch_unit).map_err(with_type)?,
+        None => return Err(with_type(missing("event_time"))),
     };
     let event_data = match raw.event_data {
         None => None,
         Some(data) if data.get().starts_with('{') => Some(data.get()),
         Some(data) => {
-            return Err(RejectReason::new(
+            return Err(with_type(RejectReason::new(
                 RejectKind::SchemaMismatch,
                 format!("event_data must be an object, got {}", shorten(data.get())),
-            ));
+            )));
         }
     };
 
@@ -185,7 +203,7 @@ mod tests {
     use super::*;
 
     fn kind_of(value: &[u8]) -> RejectKind {
-        parse_envelope(Some(value), &DecodeOptions::default()).expect_err("should be rejected").kind
+        parse_envelope(Some(value), &DecodeOptions::default()).expect_err("should be rejected").reason.kind
     }
 
     #[test]
@@ -207,7 +225,7 @@ mod tests {
 
     #[test]
     fn bad_values_get_their_kind() {
-        assert_eq!(parse_envelope(None, &DecodeOptions::default()).expect_err("tombstone").kind, RejectKind::EmptyValue);
+        assert_eq!(parse_envelope(None, &DecodeOptions::default()).expect_err("tombstone").reason.kind, RejectKind::EmptyValue);
         assert_eq!(kind_of(b""), RejectKind::EmptyValue);
         assert_eq!(kind_of(b"  \n"), RejectKind::EmptyValue);
         assert_eq!(kind_of(b"\xff\xfe"), RejectKind::InvalidJson);

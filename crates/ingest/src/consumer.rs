@@ -224,6 +224,10 @@ impl ClientContext for IngestContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        // Reaching the end of a partition is how --stop-at-end knows it is done, not an error.
+        if matches!(error, KafkaError::PartitionEOF(_)) || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            return;
+        }
         let key = format!("{:?}", error.rdkafka_error_code());
         if let Some(suppressed) = self.log_throttle.admit(&key) {
             warn!(error = %error, suppressed, "Kafka client error, retried by librdkafka: {reason}");

@@ -20,6 +20,9 @@ use crate::consumer::{IngestConsumer, IngestContext, OffsetReader, create_consum
 use crate::error::IngestError;
 use crate::writer::{FlushDone, FlushJob, TableWriter, run_writer};
 
+/// Time between two log lines while no partition is assigned.
+const WAITING_NOTICE_INTERVAL: Duration = Duration::from_secs(30);
+
 /// Maximum wait in one poll, which bounds how late a shutdown or age flush is noticed.
 const MAX_POLL_WAIT: Duration = Duration::from_millis(100);
 
@@ -87,6 +90,7 @@ pub async fn run(config: IngestConfig, shutdown: Arc<AtomicBool>) -> Result<Inge
         in_flight: None,
         at_end: BTreeSet::new(),
         known_partitions: Vec::new(),
+        last_notice: Instant::now(),
         summary: IngestSummary::default(),
     };
     let summary = tokio::task::spawn_blocking(move || consumer_loop.run())
@@ -118,6 +122,8 @@ struct ConsumerLoop {
     at_end: BTreeSet<SourcePartition>,
     /// Partitions seen so far, so that a record does not allocate its partition's name.
     known_partitions: Vec<SourcePartition>,
+    /// When `notice_if_unassigned` last looked.
+    last_notice: Instant,
     summary: IngestSummary,
 }
 
@@ -131,6 +137,7 @@ impl ConsumerLoop {
                 info!("shutdown requested; flushing buffered records");
                 break;
             }
+            self.notice_if_unassigned();
             if self.config.stop_at_end && self.caught_up() {
                 info!("every assigned partition is read to its end; flushing and stopping");
                 break;
@@ -275,6 +282,23 @@ impl ConsumerLoop {
             self.at_end.retain(|partition| partitions.contains(partition));
         }
         Ok(())
+    }
+
+    /// Logs now and then while the group gives this member no partition, so that a run that
+    /// cannot reach its brokers or group coordinator says so.
+    fn notice_if_unassigned(&mut self) {
+        if self.last_notice.elapsed() < WAITING_NOTICE_INTERVAL {
+            return;
+        }
+        self.last_notice = Instant::now();
+        if lock(&self.consumer.context().assignment).partitions.is_empty() {
+            warn!(
+                brokers = %self.config.brokers,
+                group = %self.config.group_id,
+                topics = %self.config.topics.join(","),
+                "no partition assigned yet; check that the brokers are reachable, or that the group has fewer members than the topics have partitions"
+            );
+        }
     }
 
     fn caught_up(&self) -> bool {

@@ -150,6 +150,13 @@ impl Converter<'_> {
         };
         for (name, child) in properties {
             let child_pointer = format!("{pointer}/properties/{name}");
+            let same_but_case = properties.keys().find(|other| *other != name && other.eq_ignore_ascii_case(name));
+            if let Some(other) = same_but_case {
+                return Err(self.unsupported(
+                    &child_pointer,
+                    format!("properties '{name}' and '{other}' differ only in case, which Delta column names cannot; rename one"),
+                ));
+            }
             if name.is_empty() || name.contains(FORBIDDEN_NAME_CHARACTERS) {
                 return Err(self.unsupported(
                     &child_pointer,

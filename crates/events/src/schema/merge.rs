@@ -27,6 +27,18 @@ fn merge_field_lists(
 ) -> Result<Vec<Field>, SchemaError> {
     for field in incoming {
         let path = format!("{prefix}{}", field.name());
+        let same_but_case = target
+            .iter()
+            .find(|existing| existing.name() != field.name() && existing.name().eq_ignore_ascii_case(field.name()));
+        if let Some(existing) = same_but_case {
+            let existing_path = format!("{prefix}{}", existing.name());
+            return Err(SchemaError::CaseConflict {
+                first_field: existing_path.clone(),
+                first_file: find_origin(origins, &existing_path),
+                second_field: path,
+                second_file: source.file.clone(),
+            });
+        }
         match target.iter().position(|existing| existing.name() == field.name()) {
             None => {
                 origins.entry(path).or_insert_with(|| source.file.clone());

@@ -49,6 +49,15 @@ pub enum SchemaError {
         second_file: PathBuf,
         second_type: String,
     },
+    #[error(
+        "field event_data.{first_field} in {first_file} and event_data.{second_field} in {second_file} differ only in case, which Delta column names cannot; use one spelling in both files"
+    )]
+    CaseConflict {
+        first_field: String,
+        first_file: PathBuf,
+        second_field: String,
+        second_file: PathBuf,
+    },
     #[error("schema directory {path} contains no *.json files; add one JSON Schema file per event type")]
     Empty { path: PathBuf },
 }
