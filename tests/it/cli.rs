@@ -117,3 +117,29 @@ fn boolean_environment_accepts_yes() {
     // The empty schema directory is the only error, so the variable was accepted.
     assert_usage_error(&output, &["no *.json files"]);
 }
+
+#[test]
+fn reserved_kafka_property_exits_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let schemas = schemas_dir();
+    let output = eventlake(&[
+        "ingest",
+        "--topic",
+        "t",
+        "--schemas",
+        schemas.to_str().expect("utf-8"),
+        "--lake",
+        dir.path().to_str().expect("utf-8"),
+        "-X",
+        "group.id=other",
+    ]);
+    assert_usage_error(&output, &["group.id", "--group"]);
+}
+
+#[test]
+fn lake_path_that_is_a_file_exits_2() {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let schemas = schemas_dir();
+    let output = eventlake(&["ingest", "--topic", "t", "--schemas", schemas.to_str().expect("utf-8"), "--lake", file.path().to_str().expect("utf-8")]);
+    assert_usage_error(&output, &["not a directory"]);
+}

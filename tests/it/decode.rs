@@ -211,3 +211,23 @@ fn case_only_difference_names_both_files() {
     assert!(message.contains("b.json"), "{message}");
     assert!(message.contains("Battery"), "{message}");
 }
+
+#[test]
+fn unenforced_keywords_are_listed() {
+    let source = (
+        PathBuf::from("status.json"),
+        r#"{"type": "object", "properties": {"status": {"type": "string", "enum": ["on", "off"], "format": "uuid"}, "level": {"type": "integer", "maximum": 5}}}"#.to_string(),
+    );
+    let schemas = PayloadSchemas::from_sources(vec![source]).expect("loads");
+    let ignored = &schemas.get("status").expect("type").ignored_keywords;
+    assert!(ignored.contains(&"enum at /properties/status".to_string()), "{ignored:?}");
+    assert!(ignored.contains(&"format 'uuid' at /properties/status".to_string()), "{ignored:?}");
+    assert!(ignored.contains(&"maximum at /properties/level".to_string()), "{ignored:?}");
+}
+
+#[test]
+fn reference_gets_a_precise_message() {
+    let source = (PathBuf::from("x.json"), r##"{"type": "object", "properties": {"geo": {"$ref": "#/$defs/geo"}}}"##.to_string());
+    let message = PayloadSchemas::from_sources(vec![source]).expect_err("unsupported").to_string();
+    assert!(message.contains("'$ref' is not supported"), "{message}");
+}

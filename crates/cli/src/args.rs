@@ -10,7 +10,7 @@ use eventlake_ingest::StartPosition;
 
 use crate::units::{parse_bytes, parse_count, parse_duration, parse_property};
 
-/// eventlake: Kafka JSON events into Delta Lake tables, exactly once, with SQL over them.
+/// eventlake: Kafka JSON events into Delta Lake tables, exactly once.
 #[derive(Debug, Parser)]
 #[command(name = "eventlake", version, about, propagate_version = true)]
 pub struct Cli {

@@ -31,6 +31,7 @@ fn is_configuration(error: &IngestError) -> bool {
     matches!(
         error,
         IngestError::KafkaConfig(_)
+            | IngestError::ReservedProperty { .. }
             | IngestError::Subscribe { .. }
             | IngestError::TopicNotFound { .. }
             | IngestError::Lake(LakeError::InvalidLocation { .. } | LakeError::SchemaMismatch { .. } | LakeError::PartitionMismatch { .. })

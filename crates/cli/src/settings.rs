@@ -83,13 +83,24 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
     };
 
     let topics = if args.topics.is_empty() { file.topics.clone().unwrap_or_default() } else { args.topics.clone() };
-    let topics: Vec<String> = topics.into_iter().map(|topic| topic.trim().to_string()).filter(|topic| !topic.is_empty()).collect();
+    let mut topics: Vec<String> = topics.into_iter().map(|topic| topic.trim().to_string()).filter(|topic| !topic.is_empty()).collect();
+    topics.sort();
+    topics.dedup();
     if topics.is_empty() {
         return Err(CliError::Config("no topic given; pass --topic NAME or set topics = [\"NAME\"] in the config file".to_string()));
     }
 
     let schemas_dir = args.schemas.or(file.schemas).unwrap_or_else(|| PathBuf::from("schemas"));
     let schemas = PayloadSchemas::load_dir(&schemas_dir).map_err(|error| CliError::Config(error.to_string()))?;
+    for type_schema in schemas.types() {
+        if !type_schema.ignored_keywords.is_empty() {
+            tracing::warn!(
+                file = %type_schema.file.display(),
+                keywords = %type_schema.ignored_keywords.join(", "),
+                "schema keywords are not enforced; values are checked for type and required fields only"
+            );
+        }
+    }
     let lake_location = args.lake.or(file.lake).unwrap_or_else(|| "./lake".to_string());
     let lake = LakeRoot::parse(&lake_location).map_err(|error| CliError::Config(error.to_string()))?;
 
@@ -160,10 +171,19 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
     }
     kafka_properties.extend(args.kafka_properties);
 
+    let group_id = args.group.or(file.group).unwrap_or_else(|| "eventlake".to_string());
+    if group_id.trim().is_empty() {
+        return Err(CliError::Config("the consumer group is empty; pass --group NAME".to_string()));
+    }
+    let brokers = args.brokers.or(file.brokers).unwrap_or_else(|| "localhost:9092".to_string());
+    if brokers.trim().is_empty() {
+        return Err(CliError::Config("no brokers given; pass --brokers HOST:PORT".to_string()));
+    }
+
     Ok(IngestConfig {
-        brokers: args.brokers.or(file.brokers).unwrap_or_else(|| "localhost:9092".to_string()),
+        brokers,
         topics,
-        group_id: args.group.or(file.group).unwrap_or_else(|| "eventlake".to_string()),
+        group_id,
         lake,
         tables: TableNames::default(),
         schemas: Arc::new(schemas),

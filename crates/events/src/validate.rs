@@ -229,6 +229,7 @@ mod tests {
             fields: fields(),
             required,
             strict: false,
+            ignored_keywords: Vec::new(),
         }
     }
 

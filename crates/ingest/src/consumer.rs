@@ -149,7 +149,13 @@ impl IngestContext {
                 (None, StartPosition::Earliest) => Offset::Beginning,
                 (None, StartPosition::Latest) => Offset::Stored,
             };
-            info!(partition = %partition, lake_offset = ?committed.get(partition), start = ?offset, "partition assigned");
+            let lake_offset = committed.get(partition).map_or_else(|| "none".to_string(), i64::to_string);
+            let start = match offset {
+                Offset::Offset(start) => start.to_string(),
+                Offset::Beginning => "beginning".to_string(),
+                _ => "committed Kafka offset".to_string(),
+            };
+            info!(partition = %partition, %lake_offset, %start, "partition assigned");
             if let Offset::Offset(start) = offset {
                 lock(&self.seek_targets).insert(partition.clone(), start);
                 self.has_seek_targets.store(true, Ordering::Release);
@@ -282,8 +288,22 @@ pub(crate) fn client_config(config: &IngestConfig) -> ClientConfig {
 
 pub(crate) type IngestConsumer = BaseConsumer<IngestContext>;
 
+/// librdkafka properties that eventlake sets itself, with the flag that replaces each.
+const RESERVED_PROPERTIES: [(&str, &str); 5] = [
+    ("bootstrap.servers", "--brokers"),
+    ("group.id", "--group"),
+    ("enable.auto.commit", "nothing: offsets are committed after each Delta commit"),
+    ("enable.auto.offset.store", "nothing: offsets are committed after each Delta commit"),
+    ("enable.partition.eof", "--stop-at-end"),
+];
+
 /// Creates the consumer and subscribes it to the configured topics.
 pub(crate) fn create_consumer(config: &IngestConfig, context: IngestContext) -> Result<Arc<IngestConsumer>, IngestError> {
+    for (key, flag) in RESERVED_PROPERTIES {
+        if config.kafka_properties.contains_key(key) {
+            return Err(IngestError::ReservedProperty { key: key.to_string(), flag });
+        }
+    }
     let consumer: IngestConsumer = client_config(config)
         .create_with_context(context)
         .map_err(IngestError::KafkaConfig)?;

@@ -6,8 +6,11 @@ use rdkafka::error::KafkaError;
 /// A failure that stops the ingestor.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("invalid Kafka configuration: {0}; check the -X properties and --brokers")]
+    #[error("invalid Kafka configuration: {}; check the -X properties and --brokers", describe_config_error(.0))]
     KafkaConfig(#[source] KafkaError),
+
+    #[error("-X {key} is set by eventlake itself; use {flag} instead")]
+    ReservedProperty { key: String, flag: &'static str },
 
     #[error("cannot subscribe to topics [{topics}]: {source}")]
     Subscribe {
@@ -33,4 +36,12 @@ pub enum IngestError {
 
     #[error("the writer task stopped unexpectedly; this is a bug")]
     WriterGone,
+}
+
+/// Names the property and value of a librdkafka configuration error once.
+fn describe_config_error(error: &KafkaError) -> String {
+    match error {
+        KafkaError::ClientConfig(_, description, key, value) => format!("{key}={value}: {description}"),
+        other => other.to_string(),
+    }
 }

@@ -33,6 +33,9 @@ impl LakeRoot {
             Some(path) => PathBuf::from(path),
             None => PathBuf::from(location),
         };
+        if path.exists() && !path.is_dir() {
+            return Err(invalid("it is a file, not a directory; pass a directory".to_string()));
+        }
         std::fs::create_dir_all(&path).map_err(|error| invalid(format!("cannot create the directory: {error}")))?;
         let absolute = path
             .canonicalize()

@@ -5,6 +5,7 @@
 //! `date`), `integer`, `number`, `boolean`, and `array` with `items`. Anything else is an
 //! error at startup rather than a silent guess.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +50,9 @@ pub struct TypeSchema {
     /// Whether fields not declared in the schema are rejected (`additionalProperties: false`
     /// on the top-level object).
     pub strict: bool,
+    /// Validation keywords in the file that eventlake does not enforce, with their location,
+    /// such as `enum at /properties/status`.
+    pub ignored_keywords: Vec<String>,
 }
 
 impl TypeSchema {
@@ -59,9 +63,16 @@ impl TypeSchema {
             .and_then(|stem| stem.to_str())
             .unwrap_or_default()
             .to_string();
-        let converter = Converter { path };
+        let converter = Converter {
+            path,
+            ignored: RefCell::new(Vec::new()),
+        };
+        if event_type.is_empty() || event_type.starts_with('.') {
+            return Err(converter.unsupported("", "the file name must be the event type followed by .json, such as sensor_data.json"));
+        }
 
         let root_type = converter.type_names(document, "")?;
+        converter.note_unenforced(document, "", root_type.name);
         if root_type.name != "object" {
             return Err(converter.unsupported("", "the top-level schema must have \"type\": \"object\""));
         }
@@ -74,12 +85,35 @@ impl TypeSchema {
             fields,
             required,
             strict,
+            ignored_keywords: converter.ignored.into_inner(),
         })
     }
 }
 
+/// JSON Schema validation keywords that eventlake reads past without enforcing them.
+const UNENFORCED_KEYWORDS: &[&str] = &[
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "patternProperties",
+    "dependentRequired",
+];
+
 struct Converter<'a> {
     path: &'a Path,
+    ignored: RefCell<Vec<String>>,
 }
 
 struct TypeName<'v> {
@@ -92,6 +126,28 @@ impl Converter<'_> {
             path: self.path.to_path_buf(),
             pointer: if pointer.is_empty() { "/".to_string() } else { pointer.to_string() },
             message: message.into(),
+        }
+    }
+
+    /// Records the keywords of `node` that are read past without being enforced.
+    fn note_unenforced(&self, node: &Value, pointer: &str, type_name: &str) {
+        let location = if pointer.is_empty() { "/" } else { pointer };
+        let mut ignored = self.ignored.borrow_mut();
+        for keyword in UNENFORCED_KEYWORDS {
+            if node.get(*keyword).is_some() {
+                ignored.push(format!("{keyword} at {location}"));
+            }
+        }
+        let format = node.get("format").and_then(Value::as_str);
+        if let Some(format) = format
+            && !(type_name == "string" && (format == "date-time" || format == "date"))
+        {
+            ignored.push(format!("format '{format}' at {location}"));
+        }
+        let additional = node.get("additionalProperties");
+        let top_level_false = pointer.is_empty() && additional == Some(&Value::Bool(false));
+        if additional.is_some() && additional != Some(&Value::Bool(true)) && !top_level_false {
+            ignored.push(format!("additionalProperties at {location}"));
         }
     }
 
@@ -114,7 +170,18 @@ impl Converter<'_> {
                 }
             }
             Some(other) => Err(self.unsupported(pointer, format!("\"type\" must be a string, found {other}"))),
-            None => Err(self.unsupported(pointer, "\"type\" is missing; every schema node needs one")),
+            None => {
+                let composition = ["$ref", "oneOf", "anyOf", "allOf", "not", "if"]
+                    .into_iter()
+                    .find(|keyword| node.get(*keyword).is_some());
+                match composition {
+                    Some(keyword) => Err(self.unsupported(
+                        pointer,
+                        format!("'{keyword}' is not supported; write the node out with a single \"type\""),
+                    )),
+                    None => Err(self.unsupported(pointer, "\"type\" is missing; every schema node needs one")),
+                }
+            }
         }
     }
 
@@ -175,6 +242,7 @@ impl Converter<'_> {
     /// Converts a schema node; also returns the required fields of the objects in it.
     fn data_type(&self, node: &Value, pointer: &str) -> Result<(DataType, RequiredFields), SchemaError> {
         let type_name = self.type_names(node, pointer)?;
+        self.note_unenforced(node, pointer, type_name.name);
         let data_type = match type_name.name {
             "object" => {
                 let (fields, required) = self.object_fields(node, pointer)?;

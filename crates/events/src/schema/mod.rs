@@ -134,6 +134,11 @@ impl PayloadSchemas {
         self.types.get(event_type)
     }
 
+    /// Iterates over the schemas of the known event types in name order.
+    pub fn types(&self) -> impl Iterator<Item = &TypeSchema> {
+        self.types.values().map(|schema| schema.as_ref())
+    }
+
     /// Iterates over the known event types in name order.
     pub fn event_types(&self) -> impl Iterator<Item = &str> {
         self.types.keys().map(String::as_str)
