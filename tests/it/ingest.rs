@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eventlake_events::UnknownTypePolicy;
+use rdkafka::TopicPartitionList;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::support::{Kafka, TestProducer, ingest_to_end, schemas_dir, sensor_event, sql_count, sql_rows, test_config};
 
@@ -129,6 +131,18 @@ async fn resumes_after_offset_zero() {
 
     let offsets = sql_rows(dir.path(), "SELECT kafka_offset FROM events ORDER BY kafka_offset").await;
     assert_eq!(offsets, vec![vec![Some("0".into())], vec![Some("1".into())]]);
+
+    // Kafka's committed offset follows the lake, so lag tools see the group caught up.
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka.brokers())
+        .set("group.id", "eventlake-test")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    list.add_partition("zero", 0);
+    let committed = consumer.committed_offsets(list, Duration::from_secs(10)).expect("committed offsets");
+    let offset = committed.find_partition("zero", 0).expect("partition").offset();
+    assert_eq!(offset, rdkafka::Offset::Offset(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
