@@ -103,7 +103,7 @@ fn bad_environment_value_exits_2() {
         .env("EVENTLAKE_MAX_BUFFER", "lots")
         .output()
         .expect("binary runs");
-    assert_usage_error(&output, &["lots", "--max-buffer"]);
+    assert_usage_error(&output, &["lots", "--max-buffer", "EVENTLAKE_MAX_BUFFER"]);
 }
 
 #[test]

@@ -10,8 +10,8 @@ mod units;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser};
 
 pub use args::Cli;
 pub use error::CliError;
@@ -59,6 +59,34 @@ fn report_usage_error(error: clap::Error) -> ExitCode {
         .take_while(|line| !line.trim().is_empty())
         .map(str::trim)
         .collect();
-    eprintln!("{}; run 'eventlake --help' for usage", message.join(" "));
+    let origin = environment_origin(&error)
+        .map(|variable| format!(" (the value comes from the environment variable {variable})"))
+        .unwrap_or_default();
+    eprintln!("{}{origin}; run 'eventlake --help' for usage", message.join(" "));
     ExitCode::from(2)
+}
+
+/// Returns the environment variable behind an invalid value, when the flag itself was not
+/// given, so that the user knows where to look.
+fn environment_origin(error: &clap::Error) -> Option<String> {
+    let Some(ContextValue::String(argument)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = argument.split_whitespace().next()?.trim_start_matches('-').to_string();
+    let flag_given = std::env::args().any(|given| given == format!("--{long}") || given.starts_with(&format!("--{long}=")));
+    if flag_given {
+        return None;
+    }
+
+    let command = Cli::command();
+    let mut commands = vec![&command];
+    commands.extend(command.get_subcommands());
+    let variable = commands
+        .iter()
+        .flat_map(|command| command.get_arguments())
+        .find(|candidate| candidate.get_long() == Some(long.as_str()))?
+        .get_env()?
+        .to_str()?
+        .to_string();
+    std::env::var_os(&variable).is_some().then_some(variable)
 }

@@ -36,6 +36,9 @@ pub enum IngestError {
 
     #[error("the writer task stopped unexpectedly; this is a bug")]
     WriterGone,
+
+    #[error("the consumer thread stopped unexpectedly; this is a bug")]
+    ConsumerGone,
 }
 
 /// Names the property and value of a librdkafka configuration error once.

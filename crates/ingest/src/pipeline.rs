@@ -95,7 +95,7 @@ pub async fn run(config: IngestConfig, shutdown: Arc<AtomicBool>) -> Result<Inge
     };
     let summary = tokio::task::spawn_blocking(move || consumer_loop.run())
         .await
-        .map_err(|_| IngestError::WriterGone)??;
+        .map_err(|_| IngestError::ConsumerGone)??;
     // The consumer loop dropped the job sender, so the writer ends after its last job.
     writer_task.await.map_err(|_| IngestError::WriterGone)?;
     info!(records = summary.records, events = summary.events, rejects = summary.rejects, flushes = summary.flushes, "ingest stopped");
