@@ -4,4 +4,5 @@ mod cli;
 mod decode;
 mod ingest;
 mod lake;
+mod sql;
 mod support;

@@ -32,6 +32,42 @@ pub enum LogFormat {
 pub enum Command {
     /// Read JSON events from Kafka and commit them to the lake's Delta tables, exactly once.
     Ingest(IngestArgs),
+    /// Run SQL over the lake's tables (events, rejects, ...) and print the results.
+    Sql(SqlArgs),
+}
+
+/// Output format of query results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text table with the row count and elapsed time.
+    Table,
+    Csv,
+    Tsv,
+    /// One JSON array of row objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// Flags of `eventlake sql`.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// Lake root directory holding the Delta tables [default: ./lake].
+    #[arg(long, env = "EVENTLAKE_LAKE", value_name = "DIR", default_value = "./lake", hide_default_value = true)]
+    pub lake: String,
+
+    /// SQL to run; repeat for several statements. Without -c or -f, SQL is read from
+    /// standard input.
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub command: Vec<String>,
+
+    /// File of SQL statements, each ended by ';'.
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "command")]
+    pub file: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, env = "EVENTLAKE_FORMAT", value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// Flags of `eventlake ingest`.

@@ -13,6 +13,10 @@ pub enum CliError {
 
     #[error(transparent)]
     Ingest(#[from] IngestError),
+
+    /// A statement that failed to parse, plan or run.
+    #[error("{0}")]
+    Query(String),
 }
 
 impl CliError {
@@ -21,7 +25,7 @@ impl CliError {
         match self {
             CliError::Config(_) => ExitCode::from(2),
             CliError::Ingest(error) if is_configuration(error) => ExitCode::from(2),
-            CliError::Ingest(_) => ExitCode::from(1),
+            CliError::Ingest(_) | CliError::Query(_) => ExitCode::from(1),
         }
     }
 }

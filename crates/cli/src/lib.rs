@@ -6,6 +6,7 @@ mod error;
 mod ingest_command;
 mod logging;
 mod settings;
+mod sql_command;
 mod units;
 
 use std::process::ExitCode;
@@ -35,6 +36,7 @@ pub fn run() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             args::Command::Ingest(ingest_args) => ingest_command::run(ingest_args).await,
+            args::Command::Sql(sql_args) => sql_command::run(sql_args).await,
         }
     });
 
