@@ -10,7 +10,7 @@ use eventlake_events::UnknownTypePolicy;
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use crate::support::{Kafka, TestProducer, ingest_to_end, schemas_dir, sensor_event, sql_count, sql_rows, test_config};
+use crate::support::{ChildGuard, Kafka, TestProducer, ingest_to_end, schemas_dir, sensor_event, sql_count, sql_rows, test_config};
 
 const DAY: i64 = 86_400;
 const BASE_TIME: i64 = 1_733_300_000;
@@ -286,7 +286,7 @@ async fn killed_ingestor_resumes_exactly_once() {
     };
 
     // Kill -9 once a few flushes have landed, in the middle of the stream.
-    let mut child = command(false).spawn().expect("ingestor starts");
+    let mut child = ChildGuard(command(false).spawn().expect("ingestor starts"));
     let fifth_commit = lake.join("events/_delta_log/00000000000000000005.json");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !fifth_commit.exists() {
@@ -294,8 +294,8 @@ async fn killed_ingestor_resumes_exactly_once() {
         assert!(Instant::now() < deadline, "no fifth commit within 60 s; ingestor log:\n{log}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+    child.0.kill().expect("SIGKILL");
+    child.0.wait().expect("reaped");
     let partial = sql_count(&lake, "SELECT count(*) FROM events").await;
     assert!(partial < 3_000, "killed before the end ({partial} rows)");
     producer.await.expect("producer finished");
@@ -394,7 +394,8 @@ async fn sigterm_flushes_and_exits_zero() {
     // A long flush interval: only the signal can make these records land.
     let log_path = dir.path().join("ingest.log");
     let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+    let mut child = ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_eventlake"))
         .args(["ingest", "--topic", "signal", "--flush-interval", "1h", "--flush-rows", "1000000"])
         .arg("--brokers")
         .arg(kafka.brokers())
@@ -405,7 +406,8 @@ async fn sigterm_flushes_and_exits_zero() {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .expect("ingestor starts");
+        .expect("ingestor starts"),
+    );
 
     // Reading 300 small records takes milliseconds once the partition is assigned; the two
     // seconds after that are a wide margin.
@@ -417,9 +419,9 @@ async fn sigterm_flushes_and_exits_zero() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!lake.join("events/_delta_log/00000000000000000001.json").exists(), "nothing flushed before the signal");
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    let status = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().expect("kill runs");
     assert!(status.success());
-    let exit = child.wait().expect("ingestor exits");
+    let exit = child.0.wait().expect("ingestor exits");
     assert_eq!(exit.code(), Some(0));
     assert_eq!(sql_count(&lake, "SELECT count(*) FROM events").await, 300);
 }

@@ -194,3 +194,14 @@ pub async fn sql_rows(lake: &Path, query: &str) -> Vec<Vec<Option<String>>> {
     }
     rows
 }
+
+/// A child process that is killed when dropped, so that a failing test leaves no ingestor
+/// running.
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
