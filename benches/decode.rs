@@ -10,7 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use eventlake_events::{DecodeOptions, EventBatchBuilder, EventTableLayout, PartitionGranularity, PayloadSchemas, SourceRecord};
+use eventlake_events::{
+    DecodeOptions, EventBatchBuilder, EventTableLayout, PartitionGranularity, PayloadSchemas,
+    SourceRecord,
+};
 
 const EVENTS_PER_BATCH: usize = 100_000;
 const BATCHES: usize = 10;
@@ -46,7 +49,10 @@ fn sample_values() -> Vec<Vec<u8>> {
 }
 
 fn main() {
-    let schemas = Arc::new(PayloadSchemas::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas")).expect("shipped schemas load"));
+    let schemas = Arc::new(
+        PayloadSchemas::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas"))
+            .expect("shipped schemas load"),
+    );
     let layout = Arc::new(EventTableLayout::new(&schemas, PartitionGranularity::Day));
     let values = sample_values();
     let bytes: usize = values.iter().map(Vec::len).sum();
@@ -54,7 +60,8 @@ fn main() {
     let mut best_seconds = f64::MAX;
     for _ in 0..BATCHES {
         let started = Instant::now();
-        let mut builder = EventBatchBuilder::new(schemas.clone(), layout.clone(), DecodeOptions::default());
+        let mut builder =
+            EventBatchBuilder::new(schemas.clone(), layout.clone(), DecodeOptions::default());
         for (offset, value) in values.iter().enumerate() {
             builder.push(&SourceRecord {
                 topic: "events",

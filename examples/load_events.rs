@@ -24,7 +24,10 @@ struct Sequence(u64);
 
 impl Sequence {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 
@@ -34,7 +37,9 @@ impl Sequence {
 }
 
 fn valid_event(id: i64, sequence: &mut Sequence) -> (String, String) {
-    let time = FIRST_DAY + (sequence.below(3) as i64) * DAY_SECONDS + sequence.below(DAY_SECONDS as u64) as i64;
+    let time = FIRST_DAY
+        + (sequence.below(3) as i64) * DAY_SECONDS
+        + sequence.below(DAY_SECONDS as u64) as i64;
     let device = sequence.below(500);
     let value = match id % 3 {
         0 => format!(
@@ -77,8 +82,15 @@ fn malformed_value(index: i64) -> Option<Vec<u8>> {
     Some(value.to_vec())
 }
 
-fn send(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, partition: i32, key: &[u8], value: Option<&[u8]>) {
-    let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).partition(partition).key(key);
+fn send(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    topic: &str,
+    partition: i32,
+    key: &[u8],
+    value: Option<&[u8]>,
+) {
+    let mut record: BaseRecord<'_, [u8], [u8]> =
+        BaseRecord::to(topic).partition(partition).key(key);
     if let Some(value) = value {
         record = record.payload(value);
     }
@@ -100,7 +112,11 @@ fn main() -> ExitCode {
         eprintln!("usage: load_events BROKERS TOPIC COUNT PARTITIONS MALFORMED");
         return ExitCode::from(2);
     };
-    let (Ok(count), Ok(partitions), Ok(malformed)) = (count.parse::<i64>(), partitions.parse::<i32>(), malformed.parse::<i64>()) else {
+    let (Ok(count), Ok(partitions), Ok(malformed)) = (
+        count.parse::<i64>(),
+        partitions.parse::<i32>(),
+        malformed.parse::<i64>(),
+    ) else {
         eprintln!("COUNT, PARTITIONS and MALFORMED must be integers");
         return ExitCode::from(2);
     };
@@ -115,19 +131,31 @@ fn main() -> ExitCode {
 
     let mut sequence = Sequence(42);
     // Malformed records are spread evenly through the stream.
-    let every = if malformed > 0 { (count / malformed).max(1) } else { i64::MAX };
+    let every = if malformed > 0 {
+        (count / malformed).max(1)
+    } else {
+        i64::MAX
+    };
     let mut sent_malformed = 0;
     for id in 0..count {
         let (key, value) = valid_event(id, &mut sequence);
         let partition = (id % partitions as i64) as i32;
-        send(&producer, topic, partition, key.as_bytes(), Some(value.as_bytes()));
+        send(
+            &producer,
+            topic,
+            partition,
+            key.as_bytes(),
+            Some(value.as_bytes()),
+        );
         if id % every == 0 && sent_malformed < malformed {
             let bad = malformed_value(sent_malformed);
             send(&producer, topic, partition, b"bad", bad.as_deref());
             sent_malformed += 1;
         }
     }
-    producer.flush(Duration::from_secs(120)).expect("all records delivered");
+    producer
+        .flush(Duration::from_secs(120))
+        .expect("all records delivered");
     println!("valid={count} malformed={sent_malformed}");
     ExitCode::SUCCESS
 }

@@ -62,9 +62,23 @@ fn bad_config_value_exits_2() {
 #[test]
 fn conflicting_schema_files_exit_2() {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("a.json"), r#"{"type": "object", "properties": {"level": {"type": "integer"}}}"#).expect("write");
-    std::fs::write(dir.path().join("b.json"), r#"{"type": "object", "properties": {"level": {"type": "boolean"}}}"#).expect("write");
-    let output = eventlake(&["ingest", "--topic", "t", "--schemas", dir.path().to_str().expect("utf-8")]);
+    std::fs::write(
+        dir.path().join("a.json"),
+        r#"{"type": "object", "properties": {"level": {"type": "integer"}}}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("b.json"),
+        r#"{"type": "object", "properties": {"level": {"type": "boolean"}}}"#,
+    )
+    .expect("write");
+    let output = eventlake(&[
+        "ingest",
+        "--topic",
+        "t",
+        "--schemas",
+        dir.path().to_str().expect("utf-8"),
+    ]);
     assert_usage_error(&output, &["a.json", "b.json", "level"]);
 }
 
@@ -91,7 +105,14 @@ fn help_lists_ingest_flags() {
     let output = eventlake(&["ingest", "--help"]);
     assert_eq!(output.status.code(), Some(0));
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--brokers", "--topic", "--lake", "--flush-interval", "--stop-at-end", "EVENTLAKE_BROKERS"] {
+    for flag in [
+        "--brokers",
+        "--topic",
+        "--lake",
+        "--flush-interval",
+        "--stop-at-end",
+        "EVENTLAKE_BROKERS",
+    ] {
         assert!(help.contains(flag), "{flag} missing from help");
     }
 }
@@ -110,7 +131,13 @@ fn bad_environment_value_exits_2() {
 fn boolean_environment_accepts_yes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let output = Command::new(env!("CARGO_BIN_EXE_eventlake"))
-        .args(["ingest", "--topic", "t", "--schemas", dir.path().to_str().expect("utf-8")])
+        .args([
+            "ingest",
+            "--topic",
+            "t",
+            "--schemas",
+            dir.path().to_str().expect("utf-8"),
+        ])
         .env("EVENTLAKE_STOP_AT_END", "yes")
         .output()
         .expect("binary runs");
@@ -140,6 +167,14 @@ fn reserved_kafka_property_exits_2() {
 fn lake_path_that_is_a_file_exits_2() {
     let file = tempfile::NamedTempFile::new().expect("temp file");
     let schemas = schemas_dir();
-    let output = eventlake(&["ingest", "--topic", "t", "--schemas", schemas.to_str().expect("utf-8"), "--lake", file.path().to_str().expect("utf-8")]);
+    let output = eventlake(&[
+        "ingest",
+        "--topic",
+        "t",
+        "--schemas",
+        schemas.to_str().expect("utf-8"),
+        "--lake",
+        file.path().to_str().expect("utf-8"),
+    ]);
     assert_usage_error(&output, &["not a directory"]);
 }

@@ -6,13 +6,16 @@ use std::sync::Arc;
 use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::datatypes::{Float64Type, Int64Type};
 use eventlake_events::{
-    DecodeOptions, EventBatchBuilder, EventTableLayout, Header, PartitionGranularity, PayloadSchemas, SchemaError, SourceRecord,
-    UnknownTypePolicy,
+    DecodeOptions, EventBatchBuilder, EventTableLayout, Header, PartitionGranularity,
+    PayloadSchemas, SchemaError, SourceRecord, UnknownTypePolicy,
 };
 
 use crate::support::shipped_schemas;
 
-fn decode(values: &[Option<&[u8]>], options: DecodeOptions) -> (Option<RecordBatch>, Option<RecordBatch>) {
+fn decode(
+    values: &[Option<&[u8]>],
+    options: DecodeOptions,
+) -> (Option<RecordBatch>, Option<RecordBatch>) {
     let schemas = shipped_schemas();
     let layout = Arc::new(EventTableLayout::new(&schemas, PartitionGranularity::Day));
     let mut builder = EventBatchBuilder::new(schemas, layout, options);
@@ -36,8 +39,13 @@ fn decode(values: &[Option<&[u8]>], options: DecodeOptions) -> (Option<RecordBat
 }
 
 fn string_column(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let column = batch.column_by_name(name).expect("column exists").as_string::<i32>();
-    (0..column.len()).map(|row| column.is_valid(row).then(|| column.value(row).to_string())).collect()
+    let column = batch
+        .column_by_name(name)
+        .expect("column exists")
+        .as_string::<i32>();
+    (0..column.len())
+        .map(|row| column.is_valid(row).then(|| column.value(row).to_string()))
+        .collect()
 }
 
 #[test]
@@ -71,19 +79,41 @@ fn every_reject_kind_has_a_reason() {
     let codes = string_column(&rejects, "reason_code");
     let reasons = string_column(&rejects, "reason");
     for (row, (_, expected)) in cases.iter().enumerate() {
-        assert_eq!(codes[row].as_deref(), Some(*expected), "row {row}: {:?}", reasons[row]);
-        assert!(reasons[row].as_ref().is_some_and(|reason| !reason.is_empty()), "row {row} has a reason");
+        assert_eq!(
+            codes[row].as_deref(),
+            Some(*expected),
+            "row {row}: {:?}",
+            reasons[row]
+        );
+        assert!(
+            reasons[row]
+                .as_ref()
+                .is_some_and(|reason| !reason.is_empty()),
+            "row {row} has a reason"
+        );
     }
 
-    let offsets = rejects.column_by_name("kafka_offset").expect("offsets").as_primitive::<Int64Type>();
-    assert_eq!(offsets.values().to_vec(), (0..cases.len() as i64).collect::<Vec<_>>());
+    let offsets = rejects
+        .column_by_name("kafka_offset")
+        .expect("offsets")
+        .as_primitive::<Int64Type>();
+    assert_eq!(
+        offsets.values().to_vec(),
+        (0..cases.len() as i64).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn raw_values_keep_text_base64_and_null() {
-    let (_, rejects) = decode(&[None, Some(b"not json"), Some(b"\xff\x00")], DecodeOptions::default());
+    let (_, rejects) = decode(
+        &[None, Some(b"not json"), Some(b"\xff\x00")],
+        DecodeOptions::default(),
+    );
     let rejects = rejects.expect("rejects");
-    assert_eq!(string_column(&rejects, "raw_value"), vec![None, Some("not json".to_string()), Some("/wA=".to_string())]);
+    assert_eq!(
+        string_column(&rejects, "raw_value"),
+        vec![None, Some("not json".to_string()), Some("/wA=".to_string())]
+    );
     assert_eq!(
         string_column(&rejects, "raw_value_encoding"),
         vec![None, Some("utf8".to_string()), Some("base64".to_string())]
@@ -95,7 +125,9 @@ fn missing_required_field_names_path_and_file() {
     let value = br#"{"event_id": 1, "event_type": "sensor_data", "event_time": 1, "event_data": {"sensor_id": 3, "temperature": 1.5, "location": {"lat": 1.0}}}"#;
     let (events, rejects) = decode(&[Some(value)], DecodeOptions::default());
     assert!(events.is_none());
-    let reason = string_column(&rejects.expect("rejects"), "reason").remove(0).expect("reason");
+    let reason = string_column(&rejects.expect("rejects"), "reason")
+        .remove(0)
+        .expect("reason");
     assert!(reason.contains("event_data.location.lon"), "{reason}");
     assert!(reason.contains("sensor_data.json"), "{reason}");
 }
@@ -106,12 +138,23 @@ fn json_null_stays_null() {
     let (events, rejects) = decode(&[Some(value)], DecodeOptions::default());
     assert!(rejects.is_none());
     let events = events.expect("one event");
-    let data = events.column_by_name("event_data").expect("event_data").as_struct();
+    let data = events
+        .column_by_name("event_data")
+        .expect("event_data")
+        .as_struct();
     let pressure = data.column_by_name("pressure").expect("pressure");
     assert!(pressure.is_null(0));
-    let site = data.column_by_name("location").expect("location").as_struct().column_by_name("site").expect("site");
+    let site = data
+        .column_by_name("location")
+        .expect("location")
+        .as_struct()
+        .column_by_name("site")
+        .expect("site");
     assert!(site.is_null(0));
-    let temperature = data.column_by_name("temperature").expect("temperature").as_primitive::<Float64Type>();
+    let temperature = data
+        .column_by_name("temperature")
+        .expect("temperature")
+        .as_primitive::<Float64Type>();
     assert_eq!(temperature.value(0), 1.5);
 }
 
@@ -122,12 +165,21 @@ fn unknown_type_kept_as_json_text() {
         ..DecodeOptions::default()
     };
     let with_data = br#"{"event_id": 1, "event_type": "spaceship", "event_time": 1, "event_data": {"speed": 9}}"#;
-    let null_data = br#"{"event_id": 2, "event_type": "spaceship", "event_time": 1, "event_data": null}"#;
+    let null_data =
+        br#"{"event_id": 2, "event_type": "spaceship", "event_time": 1, "event_data": null}"#;
     let (events, rejects) = decode(&[Some(with_data), Some(null_data)], options);
     assert!(rejects.is_none());
     let events = events.expect("events");
-    assert_eq!(string_column(&events, "event_data_json"), vec![Some(r#"{"speed": 9}"#.to_string()), None]);
-    assert!(events.column_by_name("event_data").expect("event_data").is_null(0));
+    assert_eq!(
+        string_column(&events, "event_data_json"),
+        vec![Some(r#"{"speed": 9}"#.to_string()), None]
+    );
+    assert!(
+        events
+            .column_by_name("event_data")
+            .expect("event_data")
+            .is_null(0)
+    );
 }
 
 #[test]
@@ -143,7 +195,10 @@ fn bad_rows_do_not_spoil_good_ones() {
     let events = events.expect("events");
     assert_eq!(events.num_rows(), 98);
     let rejects = rejects.expect("rejects");
-    let offsets = rejects.column_by_name("kafka_offset").expect("offsets").as_primitive::<Int64Type>();
+    let offsets = rejects
+        .column_by_name("kafka_offset")
+        .expect("offsets")
+        .as_primitive::<Int64Type>();
     assert_eq!(offsets.values().to_vec(), vec![17, 80]);
 }
 
@@ -152,17 +207,32 @@ fn kafka_metadata_is_stored() {
     let value = crate::support::sensor_event(5, 1_733_300_000, 2, 21.0);
     let (events, _) = decode(&[Some(value.as_bytes())], DecodeOptions::default());
     let events = events.expect("event");
-    let key = events.column_by_name("kafka_key").expect("key").as_binary::<i32>();
+    let key = events
+        .column_by_name("kafka_key")
+        .expect("key")
+        .as_binary::<i32>();
     assert_eq!(key.value(0), b"device-1");
-    let headers = events.column_by_name("kafka_headers").expect("headers").as_list::<i32>();
+    let headers = events
+        .column_by_name("kafka_headers")
+        .expect("headers")
+        .as_list::<i32>();
     assert_eq!(headers.value(0).len(), 1);
-    assert_eq!(string_column(&events, "kafka_topic"), vec![Some("events".to_string())]);
+    assert_eq!(
+        string_column(&events, "kafka_topic"),
+        vec![Some("events".to_string())]
+    );
 }
 
 #[test]
 fn conflicting_schemas_name_both_files() {
-    let first = (PathBuf::from("schemas/a.json"), r#"{"type": "object", "properties": {"level": {"type": "integer"}}}"#.to_string());
-    let second = (PathBuf::from("schemas/b.json"), r#"{"type": "object", "properties": {"level": {"type": "string"}}}"#.to_string());
+    let first = (
+        PathBuf::from("schemas/a.json"),
+        r#"{"type": "object", "properties": {"level": {"type": "integer"}}}"#.to_string(),
+    );
+    let second = (
+        PathBuf::from("schemas/b.json"),
+        r#"{"type": "object", "properties": {"level": {"type": "string"}}}"#.to_string(),
+    );
     let error = PayloadSchemas::from_sources(vec![first, second]).expect_err("conflict");
     assert!(matches!(error, SchemaError::Conflict { .. }));
     let message = error.to_string();
@@ -175,7 +245,9 @@ fn conflicting_schemas_name_both_files() {
 fn nested_conflict_names_both_files() {
     let first = (PathBuf::from("a.json"), r#"{"type": "object", "properties": {"geo": {"type": "object", "properties": {"lat": {"type": "number"}}}}}"#.to_string());
     let second = (PathBuf::from("b.json"), r#"{"type": "object", "properties": {"geo": {"type": "object", "properties": {"lat": {"type": "string"}}}}}"#.to_string());
-    let message = PayloadSchemas::from_sources(vec![first, second]).expect_err("conflict").to_string();
+    let message = PayloadSchemas::from_sources(vec![first, second])
+        .expect_err("conflict")
+        .to_string();
     assert!(message.contains("event_data.geo.lat"), "{message}");
     assert!(message.contains("a.json"), "{message}");
     assert!(message.contains("b.json"), "{message}");
@@ -183,8 +255,13 @@ fn nested_conflict_names_both_files() {
 
 #[test]
 fn unsupported_schema_names_pointer() {
-    let source = (PathBuf::from("x.json"), r#"{"type": "object", "properties": {"when": {"type": "date"}}}"#.to_string());
-    let message = PayloadSchemas::from_sources(vec![source]).expect_err("unsupported").to_string();
+    let source = (
+        PathBuf::from("x.json"),
+        r#"{"type": "object", "properties": {"when": {"type": "date"}}}"#.to_string(),
+    );
+    let message = PayloadSchemas::from_sources(vec![source])
+        .expect_err("unsupported")
+        .to_string();
     assert!(message.contains("/properties/when"), "{message}");
 }
 
@@ -199,14 +276,25 @@ fn shipped_schemas_share_compatible_fields() {
 fn rejects_keep_known_event_type() {
     let value = br#"{"event_id": 1, "event_type": "sensor_data", "event_time": "noon"}"#;
     let (_, rejects) = decode(&[Some(value)], DecodeOptions::default());
-    assert_eq!(string_column(&rejects.expect("rejects"), "event_type"), vec![Some("sensor_data".to_string())]);
+    assert_eq!(
+        string_column(&rejects.expect("rejects"), "event_type"),
+        vec![Some("sensor_data".to_string())]
+    );
 }
 
 #[test]
 fn case_only_difference_names_both_files() {
-    let first = (PathBuf::from("a.json"), r#"{"type": "object", "properties": {"battery": {"type": "number"}}}"#.to_string());
-    let second = (PathBuf::from("b.json"), r#"{"type": "object", "properties": {"Battery": {"type": "number"}}}"#.to_string());
-    let message = PayloadSchemas::from_sources(vec![first, second]).expect_err("case conflict").to_string();
+    let first = (
+        PathBuf::from("a.json"),
+        r#"{"type": "object", "properties": {"battery": {"type": "number"}}}"#.to_string(),
+    );
+    let second = (
+        PathBuf::from("b.json"),
+        r#"{"type": "object", "properties": {"Battery": {"type": "number"}}}"#.to_string(),
+    );
+    let message = PayloadSchemas::from_sources(vec![first, second])
+        .expect_err("case conflict")
+        .to_string();
     assert!(message.contains("a.json"), "{message}");
     assert!(message.contains("b.json"), "{message}");
     assert!(message.contains("Battery"), "{message}");
@@ -220,14 +308,28 @@ fn unenforced_keywords_are_listed() {
     );
     let schemas = PayloadSchemas::from_sources(vec![source]).expect("loads");
     let ignored = &schemas.get("status").expect("type").ignored_keywords;
-    assert!(ignored.contains(&"enum at /properties/status".to_string()), "{ignored:?}");
-    assert!(ignored.contains(&"format 'uuid' at /properties/status".to_string()), "{ignored:?}");
-    assert!(ignored.contains(&"maximum at /properties/level".to_string()), "{ignored:?}");
+    assert!(
+        ignored.contains(&"enum at /properties/status".to_string()),
+        "{ignored:?}"
+    );
+    assert!(
+        ignored.contains(&"format 'uuid' at /properties/status".to_string()),
+        "{ignored:?}"
+    );
+    assert!(
+        ignored.contains(&"maximum at /properties/level".to_string()),
+        "{ignored:?}"
+    );
 }
 
 #[test]
 fn reference_gets_a_precise_message() {
-    let source = (PathBuf::from("x.json"), r##"{"type": "object", "properties": {"geo": {"$ref": "#/$defs/geo"}}}"##.to_string());
-    let message = PayloadSchemas::from_sources(vec![source]).expect_err("unsupported").to_string();
+    let source = (
+        PathBuf::from("x.json"),
+        r##"{"type": "object", "properties": {"geo": {"$ref": "#/$defs/geo"}}}"##.to_string(),
+    );
+    let message = PayloadSchemas::from_sources(vec![source])
+        .expect_err("unsupported")
+        .to_string();
     assert!(message.contains("'$ref' is not supported"), "{message}");
 }

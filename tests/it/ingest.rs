@@ -10,17 +10,37 @@ use eventlake_events::UnknownTypePolicy;
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use crate::support::{ChildGuard, Kafka, TestProducer, ingest_to_end, schemas_dir, sensor_event, sql_count, sql_rows, test_config};
+use crate::support::{
+    ChildGuard, Kafka, TestProducer, ingest_to_end, schemas_dir, sensor_event, sql_count, sql_rows,
+    test_config,
+};
 
 const DAY: i64 = 86_400;
 const BASE_TIME: i64 = 1_733_300_000;
 
 /// Sends `count` sensor events spread over partitions and three days, ids from `first_id`.
-fn send_sensor_events(kafka: &TestProducer, topic: &str, partitions: i32, first_id: i64, count: i64) {
+fn send_sensor_events(
+    kafka: &TestProducer,
+    topic: &str,
+    partitions: i32,
+    first_id: i64,
+    count: i64,
+) {
     for id in first_id..first_id + count {
-        let value = sensor_event(id, BASE_TIME + (id % 3) * DAY, id % 7, 20.0 + (id % 10) as f64);
+        let value = sensor_event(
+            id,
+            BASE_TIME + (id % 3) * DAY,
+            id % 7,
+            20.0 + (id % 10) as f64,
+        );
         let key = format!("sensor-{}", id % 7);
-        kafka.send(topic, (id % partitions as i64) as i32, Some(key.as_bytes()), Some(value.as_bytes()), &[]);
+        kafka.send(
+            topic,
+            (id % partitions as i64) as i32,
+            Some(key.as_bytes()),
+            Some(value.as_bytes()),
+            &[],
+        );
     }
     kafka.flush();
 }
@@ -29,10 +49,18 @@ fn send_sensor_events(kafka: &TestProducer, topic: &str, partitions: i32, first_
 /// the total number of rows.
 async fn assert_unique_offsets(lake: &std::path::Path) -> i64 {
     let events = sql_count(lake, "SELECT count(*) FROM events").await;
-    let distinct = sql_count(lake, "SELECT count(*) FROM (SELECT DISTINCT kafka_partition, kafka_offset FROM events)").await;
+    let distinct = sql_count(
+        lake,
+        "SELECT count(*) FROM (SELECT DISTINCT kafka_partition, kafka_offset FROM events)",
+    )
+    .await;
     assert_eq!(events, distinct, "duplicate offsets in events");
     let rejects = sql_count(lake, "SELECT count(*) FROM rejects").await;
-    let distinct = sql_count(lake, "SELECT count(*) FROM (SELECT DISTINCT kafka_partition, kafka_offset FROM rejects)").await;
+    let distinct = sql_count(
+        lake,
+        "SELECT count(*) FROM (SELECT DISTINCT kafka_partition, kafka_offset FROM rejects)",
+    )
+    .await;
     assert_eq!(rejects, distinct, "duplicate offsets in rejects");
     let overlap = sql_count(
         lake,
@@ -50,7 +78,13 @@ async fn mixed_stream_lands_in_both_tables() {
     send_sensor_events(&kafka.producer, "mixed", 2, 0, 200);
     let device = r#"{"event_id": 900, "event_type": "device_status", "event_time": "2024-12-04T10:00:00Z", "event_data": {"device_id": "d1", "status": "online", "errors": ["E1", "E2"]}}"#;
     let action = r#"{"event_id": 901, "event_type": "user_action", "event_time": "2024-12-04T08:13:20.123+01:00", "event_data": {"user_id": "u1", "action": "purchase", "amount": 9.5, "signup_date": "2024-01-31"}}"#;
-    kafka.send("mixed", 0, Some(b"d1"), Some(device.as_bytes()), &[("source", Some(b"gateway-3")), ("empty", None)]);
+    kafka.send(
+        "mixed",
+        0,
+        Some(b"d1"),
+        Some(device.as_bytes()),
+        &[("source", Some(b"gateway-3")), ("empty", None)],
+    );
     kafka.send("mixed", 1, None, Some(action.as_bytes()), &[]);
     kafka.send("mixed", 0, None, Some(b"{not json"), &[]);
     kafka.send("mixed", 1, Some(b"k"), None, &[]);
@@ -64,7 +98,11 @@ async fn mixed_stream_lands_in_both_tables() {
 
     let lake = dir.path();
     assert_eq!(assert_unique_offsets(lake).await, 204);
-    let per_type = sql_rows(lake, "SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type").await;
+    let per_type = sql_rows(
+        lake,
+        "SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type",
+    )
+    .await;
     assert_eq!(
         per_type,
         vec![
@@ -89,15 +127,34 @@ async fn mixed_stream_lands_in_both_tables() {
         ]]
     );
     let reasons = sql_rows(lake, "SELECT reason_code FROM rejects ORDER BY reason_code").await;
-    assert_eq!(reasons, vec![vec![Some("empty_value".into())], vec![Some("invalid_json".into())]]);
+    assert_eq!(
+        reasons,
+        vec![
+            vec![Some("empty_value".into())],
+            vec![Some("invalid_json".into())]
+        ]
+    );
 
     let days: Vec<String> = std::fs::read_dir(lake.join("events/event_type=sensor_data"))
         .expect("sensor partition")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().to_string())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .to_string()
+        })
         .collect();
     let mut days = days;
     days.sort();
-    assert_eq!(days, vec!["event_date=2024-12-04", "event_date=2024-12-05", "event_date=2024-12-06"]);
+    assert_eq!(
+        days,
+        vec![
+            "event_date=2024-12-04",
+            "event_date=2024-12-05",
+            "event_date=2024-12-06"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,9 +169,15 @@ async fn restart_mid_stream_is_exactly_once() {
 
     send_sensor_events(&kafka.producer, "restart", 3, 500, 700);
     let second = ingest_to_end(test_config(&kafka.brokers(), "restart", dir.path())).await;
-    assert_eq!(second.records, 700, "the second run starts after the committed offsets");
+    assert_eq!(
+        second.records, 700,
+        "the second run starts after the committed offsets"
+    );
     assert_eq!(assert_unique_offsets(dir.path()).await, 1_200);
-    assert_eq!(sql_count(dir.path(), "SELECT count(DISTINCT event_id) FROM events").await, 1_200);
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(DISTINCT event_id) FROM events").await,
+        1_200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,13 +187,25 @@ async fn resumes_after_offset_zero() {
     let dir = tempfile::tempdir().expect("temp dir");
 
     send_sensor_events(&kafka.producer, "zero", 1, 0, 1);
-    assert_eq!(ingest_to_end(test_config(&kafka.brokers(), "zero", dir.path())).await.events, 1);
+    assert_eq!(
+        ingest_to_end(test_config(&kafka.brokers(), "zero", dir.path()))
+            .await
+            .events,
+        1
+    );
     send_sensor_events(&kafka.producer, "zero", 1, 1, 1);
     let second = ingest_to_end(test_config(&kafka.brokers(), "zero", dir.path())).await;
     assert_eq!(second.records, 1, "offset 0 is not read again");
 
-    let offsets = sql_rows(dir.path(), "SELECT kafka_offset FROM events ORDER BY kafka_offset").await;
-    assert_eq!(offsets, vec![vec![Some("0".into())], vec![Some("1".into())]]);
+    let offsets = sql_rows(
+        dir.path(),
+        "SELECT kafka_offset FROM events ORDER BY kafka_offset",
+    )
+    .await;
+    assert_eq!(
+        offsets,
+        vec![vec![Some("0".into())], vec![Some("1".into())]]
+    );
 
     // Kafka's committed offset follows the lake, so lag tools see the group caught up.
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
@@ -140,8 +215,13 @@ async fn resumes_after_offset_zero() {
         .expect("consumer");
     let mut list = TopicPartitionList::new();
     list.add_partition("zero", 0);
-    let committed = consumer.committed_offsets(list, Duration::from_secs(10)).expect("committed offsets");
-    let offset = committed.find_partition("zero", 0).expect("partition").offset();
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .expect("committed offsets");
+    let offset = committed
+        .find_partition("zero", 0)
+        .expect("partition")
+        .offset();
     assert_eq!(offset, rdkafka::Offset::Offset(2));
 }
 
@@ -161,13 +241,24 @@ async fn quiet_topic_is_flushed_by_age() {
 
     // No record follows the five, so only the age limit can flush them.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let events_log = dir.path().join("events/_delta_log/00000000000000000001.json");
+    let events_log = dir
+        .path()
+        .join("events/_delta_log/00000000000000000001.json");
     while !events_log.exists() {
-        assert!(Instant::now() < deadline, "no flush within 60 s of a quiet topic");
+        assert!(
+            Instant::now() < deadline,
+            "no flush within 60 s of a quiet topic"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events").await, 5);
-    assert!(!shutdown.load(Ordering::Relaxed), "the ingestor was still running when the rows appeared");
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(*) FROM events").await,
+        5
+    );
+    assert!(
+        !shutdown.load(Ordering::Relaxed),
+        "the ingestor was still running when the rows appeared"
+    );
 
     shutdown.store(true, Ordering::Relaxed);
     let summary = run.await.expect("task").expect("clean stop");
@@ -179,7 +270,8 @@ async fn unknown_types_kept_with_null_payload() {
     let kafka = Kafka::start();
     kafka.create_topic("unknown", 1);
     let with_data = r#"{"event_id": 1, "event_type": "R&D report", "event_time": 1733300000, "event_data": {"pages": 3, "title": null}}"#;
-    let null_data = r#"{"event_id": 2, "event_type": "a/b", "event_time": 1733300000, "event_data": null}"#;
+    let null_data =
+        r#"{"event_id": 2, "event_type": "a/b", "event_time": 1733300000, "event_data": null}"#;
     kafka.send("unknown", 0, None, Some(with_data.as_bytes()), &[]);
     kafka.send("unknown", 0, None, Some(null_data.as_bytes()), &[]);
     kafka.flush();
@@ -189,15 +281,30 @@ async fn unknown_types_kept_with_null_payload() {
     config.decode.unknown_types = UnknownTypePolicy::KeepJson;
     ingest_to_end(config).await;
 
-    let rows = sql_rows(dir.path(), "SELECT event_type, event_data_json, event_data IS NULL FROM events ORDER BY event_id").await;
+    let rows = sql_rows(
+        dir.path(),
+        "SELECT event_type, event_data_json, event_data IS NULL FROM events ORDER BY event_id",
+    )
+    .await;
     assert_eq!(
         rows,
         vec![
-            vec![Some("R&D report".into()), Some(r#"{"pages": 3, "title": null}"#.into()), Some("true".into())],
+            vec![
+                Some("R&D report".into()),
+                Some(r#"{"pages": 3, "title": null}"#.into()),
+                Some("true".into())
+            ],
             vec![Some("a/b".into()), None, Some("true".into())],
         ]
     );
-    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events WHERE event_data_json = 'null'").await, 0);
+    assert_eq!(
+        sql_count(
+            dir.path(),
+            "SELECT count(*) FROM events WHERE event_data_json = 'null'"
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -234,16 +341,25 @@ async fn two_ingestors_share_a_group() {
         if rows >= 5_000 {
             break;
         }
-        assert!(Instant::now() < deadline, "only {rows} of 5000 rows after 90 s");
+        assert!(
+            Instant::now() < deadline,
+            "only {rows} of 5000 rows after 90 s"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     stop_second.store(true, Ordering::Relaxed);
     let second_summary = second.await.expect("task").expect("second stops cleanly");
 
     assert!(first_summary.events > 0, "the first member committed rows");
-    assert!(second_summary.events > 0, "the second member committed rows");
+    assert!(
+        second_summary.events > 0,
+        "the second member committed rows"
+    );
     assert_eq!(assert_unique_offsets(dir.path()).await, 5_000);
-    assert_eq!(sql_count(dir.path(), "SELECT count(DISTINCT event_id) FROM events").await, 5_000);
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(DISTINCT event_id) FROM events").await,
+        5_000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,10 +382,24 @@ async fn killed_ingestor_resumes_exactly_once() {
 
     let log_path = dir.path().join("ingest.log");
     let command = |stop_at_end: bool| {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_eventlake"));
         command
-            .args(["ingest", "--topic", "crash", "--group", "crash-test", "--flush-rows", "100", "--flush-interval", "100ms"])
+            .args([
+                "ingest",
+                "--topic",
+                "crash",
+                "--group",
+                "crash-test",
+                "--flush-rows",
+                "100",
+                "--flush-interval",
+                "100ms",
+            ])
             .arg("--brokers")
             .arg(kafka.brokers())
             .arg("--lake")
@@ -291,7 +421,10 @@ async fn killed_ingestor_resumes_exactly_once() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !fifth_commit.exists() {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        assert!(Instant::now() < deadline, "no fifth commit within 60 s; ingestor log:\n{log}");
+        assert!(
+            Instant::now() < deadline,
+            "no fifth commit within 60 s; ingestor log:\n{log}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.0.kill().expect("SIGKILL");
@@ -361,8 +494,14 @@ async fn buffer_limit_starts_flushes() {
 async fn hour_granularity_adds_event_hour() {
     let kafka = Kafka::start();
     kafka.create_topic("hourly", 1);
-    for (id, time) in [(1, "2024-12-04T00:59:59Z"), (2, "2024-12-04T01:00:00Z"), (3, "2024-12-04T23:30:00+01:00")] {
-        let value = format!(r#"{{"event_id": {id}, "event_type": "sensor_data", "event_time": "{time}", "event_data": {{"sensor_id": 1, "temperature": 1.0}}}}"#);
+    for (id, time) in [
+        (1, "2024-12-04T00:59:59Z"),
+        (2, "2024-12-04T01:00:00Z"),
+        (3, "2024-12-04T23:30:00+01:00"),
+    ] {
+        let value = format!(
+            r#"{{"event_id": {id}, "event_type": "sensor_data", "event_time": "{time}", "event_data": {{"sensor_id": 1, "temperature": 1.0}}}}"#
+        );
         kafka.send("hourly", 0, None, Some(value.as_bytes()), &[]);
     }
     kafka.flush();
@@ -371,16 +510,36 @@ async fn hour_granularity_adds_event_hour() {
     config.granularity = eventlake_events::PartitionGranularity::Hour;
     ingest_to_end(config).await;
 
-    let rows = sql_rows(dir.path(), "SELECT event_id, event_date, event_hour FROM events ORDER BY event_id").await;
+    let rows = sql_rows(
+        dir.path(),
+        "SELECT event_id, event_date, event_hour FROM events ORDER BY event_id",
+    )
+    .await;
     assert_eq!(
         rows,
         vec![
-            vec![Some("1".into()), Some("2024-12-04".into()), Some("0".into())],
-            vec![Some("2".into()), Some("2024-12-04".into()), Some("1".into())],
-            vec![Some("3".into()), Some("2024-12-04".into()), Some("22".into())],
+            vec![
+                Some("1".into()),
+                Some("2024-12-04".into()),
+                Some("0".into())
+            ],
+            vec![
+                Some("2".into()),
+                Some("2024-12-04".into()),
+                Some("1".into())
+            ],
+            vec![
+                Some("3".into()),
+                Some("2024-12-04".into()),
+                Some("22".into())
+            ],
         ]
     );
-    assert!(dir.path().join("events/event_type=sensor_data/event_date=2024-12-04/event_hour=22").is_dir());
+    assert!(
+        dir.path()
+            .join("events/event_type=sensor_data/event_date=2024-12-04/event_hour=22")
+            .is_dir()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -396,30 +555,52 @@ async fn sigterm_flushes_and_exits_zero() {
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = ChildGuard(
         Command::new(env!("CARGO_BIN_EXE_eventlake"))
-        .args(["ingest", "--topic", "signal", "--flush-interval", "1h", "--flush-rows", "1000000"])
-        .arg("--brokers")
-        .arg(kafka.brokers())
-        .arg("--lake")
-        .arg(&lake)
-        .arg("--schemas")
-        .arg(schemas_dir())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("ingestor starts"),
+            .args([
+                "ingest",
+                "--topic",
+                "signal",
+                "--flush-interval",
+                "1h",
+                "--flush-rows",
+                "1000000",
+            ])
+            .arg("--brokers")
+            .arg(kafka.brokers())
+            .arg("--lake")
+            .arg(&lake)
+            .arg("--schemas")
+            .arg(schemas_dir())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("ingestor starts"),
     );
 
     // Reading 300 small records takes milliseconds once the partition is assigned; the two
     // seconds after that are a wide margin.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&log_path).unwrap_or_default().contains("partition assigned") {
-        assert!(Instant::now() < deadline, "no partition assigned within 60 s");
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("partition assigned")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no partition assigned within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!lake.join("events/_delta_log/00000000000000000001.json").exists(), "nothing flushed before the signal");
+    assert!(
+        !lake
+            .join("events/_delta_log/00000000000000000001.json")
+            .exists(),
+        "nothing flushed before the signal"
+    );
 
-    let status = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().expect("kill runs");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill runs");
     assert!(status.success());
     let exit = child.0.wait().expect("ingestor exits");
     assert_eq!(exit.code(), Some(0));

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use deltalake::arrow::array::{Int32Array, Int64Array, RecordBatch, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use eventlake_lake::{
-    AppendOutcome, AppendRequest, LakeError, LakeRoot, LakeTable, OffsetColumns, OffsetRange, SourcePartition, TableSpec,
-    WriteSettings,
+    AppendOutcome, AppendRequest, LakeError, LakeRoot, LakeTable, OffsetColumns, OffsetRange,
+    SourcePartition, TableSpec, WriteSettings,
 };
 
 use crate::support::{sql_count, sql_rows};
@@ -37,8 +37,15 @@ fn rows(first: i64, last: i64, team: impl Fn(i64) -> Option<&'static str>) -> Ap
     let batch = RecordBatch::try_new(
         schema(),
         vec![
-            Arc::new(StringArray::from(offsets.iter().map(|offset| team(*offset)).collect::<Vec<_>>())),
-            Arc::new(Int64Array::from(offsets.iter().map(|offset| offset * 10).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                offsets
+                    .iter()
+                    .map(|offset| team(*offset))
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                offsets.iter().map(|offset| offset * 10).collect::<Vec<_>>(),
+            )),
             Arc::new(StringArray::from(vec!["topic"; offsets.len()])),
             Arc::new(Int32Array::from(vec![0; offsets.len()])),
             Arc::new(Int64Array::from(offsets.clone())),
@@ -46,7 +53,10 @@ fn rows(first: i64, last: i64, team: impl Fn(i64) -> Option<&'static str>) -> Ap
     )
     .expect("batch");
     let mut ranges = BTreeMap::new();
-    ranges.insert(SourcePartition::new("topic", 0), OffsetRange { first, last });
+    ranges.insert(
+        SourcePartition::new("topic", 0),
+        OffsetRange { first, last },
+    );
     AppendRequest {
         batch: Some(batch),
         offsets: ranges,
@@ -55,7 +65,9 @@ fn rows(first: i64, last: i64, team: impl Fn(i64) -> Option<&'static str>) -> Ap
 
 async fn open(lake: &std::path::Path, name: &str) -> LakeTable {
     let root = LakeRoot::parse(lake.to_str().expect("utf-8")).expect("root");
-    LakeTable::open_or_create(&root, spec(name), WriteSettings::default()).await.expect("table opens")
+    LakeTable::open_or_create(&root, spec(name), WriteSettings::default())
+        .await
+        .expect("table opens")
 }
 
 #[tokio::test]
@@ -65,10 +77,16 @@ async fn replayed_append_is_noop() {
     let request = rows(0, 9, |_| Some("ops"));
 
     let first = table.append(&request).await.expect("first append");
-    assert!(matches!(first, AppendOutcome::Committed { rows: 10, .. }), "{first:?}");
+    assert!(
+        matches!(first, AppendOutcome::Committed { rows: 10, .. }),
+        "{first:?}"
+    );
     let replay = table.append(&request).await.expect("replay");
     assert_eq!(replay, AppendOutcome::AlreadyCommitted);
-    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events").await, 10);
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(*) FROM events").await,
+        10
+    );
 }
 
 #[tokio::test]
@@ -77,14 +95,43 @@ async fn stale_writer_drops_committed_rows() {
     let mut owner = open(dir.path(), "events").await;
     let mut stale = open(dir.path(), "events").await;
 
-    owner.append(&rows(0, 9, |_| Some("ops"))).await.expect("owner commits 0-9");
+    owner
+        .append(&rows(0, 9, |_| Some("ops")))
+        .await
+        .expect("owner commits 0-9");
     // The stale writer read offsets before the owner's commit; its commit must not repeat 5-9.
-    let outcome = stale.append(&rows(5, 14, |_| Some("ops"))).await.expect("stale commit");
-    assert!(matches!(outcome, AppendOutcome::Committed { rows: 5, skipped_rows: 5, .. }), "{outcome:?}");
+    let outcome = stale
+        .append(&rows(5, 14, |_| Some("ops")))
+        .await
+        .expect("stale commit");
+    assert!(
+        matches!(
+            outcome,
+            AppendOutcome::Committed {
+                rows: 5,
+                skipped_rows: 5,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
 
-    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events").await, 15);
-    assert_eq!(sql_count(dir.path(), "SELECT count(DISTINCT kafka_offset) FROM events").await, 15);
-    let offsets = stale.committed_offsets(&[SourcePartition::new("topic", 0)]).await.expect("offsets");
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(*) FROM events").await,
+        15
+    );
+    assert_eq!(
+        sql_count(
+            dir.path(),
+            "SELECT count(DISTINCT kafka_offset) FROM events"
+        )
+        .await,
+        15
+    );
+    let offsets = stale
+        .committed_offsets(&[SourcePartition::new("topic", 0)])
+        .await
+        .expect("offsets");
     assert_eq!(offsets.get(&SourcePartition::new("topic", 0)), Some(&14));
 }
 
@@ -93,40 +140,96 @@ async fn offset_zero_is_recorded() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut table = open(dir.path(), "events").await;
     let partition = SourcePartition::new("topic", 0);
-    assert!(table.committed_offsets(std::slice::from_ref(&partition)).await.expect("offsets").is_empty());
+    assert!(
+        table
+            .committed_offsets(std::slice::from_ref(&partition))
+            .await
+            .expect("offsets")
+            .is_empty()
+    );
 
-    table.append(&rows(0, 0, |_| Some("ops"))).await.expect("append offset 0");
+    table
+        .append(&rows(0, 0, |_| Some("ops")))
+        .await
+        .expect("append offset 0");
     table.refresh().await.expect("refresh");
-    let offsets = table.committed_offsets(std::slice::from_ref(&partition)).await.expect("offsets");
+    let offsets = table
+        .committed_offsets(std::slice::from_ref(&partition))
+        .await
+        .expect("offsets");
     assert_eq!(offsets.get(&partition), Some(&0));
-    assert_eq!(table.append(&rows(0, 0, |_| Some("ops"))).await.expect("replay"), AppendOutcome::AlreadyCommitted);
+    assert_eq!(
+        table
+            .append(&rows(0, 0, |_| Some("ops")))
+            .await
+            .expect("replay"),
+        AppendOutcome::AlreadyCommitted
+    );
 }
 
 #[tokio::test]
 async fn partition_values_round_trip() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut table = open(dir.path(), "events").await;
-    let teams = [None, Some("R&D"), Some("a b"), Some("x/y"), Some("100%"), Some("Zürich"), Some("a:b")];
+    let teams = [
+        None,
+        Some("R&D"),
+        Some("a b"),
+        Some("x/y"),
+        Some("100%"),
+        Some("Zürich"),
+        Some("a:b"),
+    ];
     table
-        .append(&rows(0, teams.len() as i64 - 1, |offset| teams[offset as usize]))
+        .append(&rows(0, teams.len() as i64 - 1, |offset| {
+            teams[offset as usize]
+        }))
         .await
         .expect("append");
 
     let stored = sql_rows(dir.path(), "SELECT team FROM events ORDER BY kafka_offset").await;
-    let expected: Vec<Vec<Option<String>>> = teams.iter().map(|team| vec![team.map(str::to_string)]).collect();
+    let expected: Vec<Vec<Option<String>>> = teams
+        .iter()
+        .map(|team| vec![team.map(str::to_string)])
+        .collect();
     assert_eq!(stored, expected);
-    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events WHERE team IS NULL").await, 1);
-    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events WHERE team = 'R&D'").await, 1);
-    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events WHERE team = 'a b'").await, 1);
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(*) FROM events WHERE team IS NULL").await,
+        1
+    );
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(*) FROM events WHERE team = 'R&D'").await,
+        1
+    );
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(*) FROM events WHERE team = 'a b'").await,
+        1
+    );
 
     let entries: Vec<String> = std::fs::read_dir(dir.path().join("events"))
         .expect("table dir")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().to_string())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .to_string()
+        })
         .collect();
-    assert!(entries.contains(&"team=__HIVE_DEFAULT_PARTITION__".to_string()), "{entries:?}");
+    assert!(
+        entries.contains(&"team=__HIVE_DEFAULT_PARTITION__".to_string()),
+        "{entries:?}"
+    );
 
-    let log = std::fs::read_to_string(dir.path().join("events/_delta_log/00000000000000000001.json")).expect("commit 1");
-    assert!(log.contains(r#""partitionValues":{"team":null}"#), "null partition value in add action:\n{log}");
+    let log = std::fs::read_to_string(
+        dir.path()
+            .join("events/_delta_log/00000000000000000001.json"),
+    )
+    .expect("commit 1");
+    assert!(
+        log.contains(r#""partitionValues":{"team":null}"#),
+        "null partition value in add action:\n{log}"
+    );
     assert!(log.contains(r#""partitionValues":{"team":"R&D"}"#), "{log}");
     assert!(log.contains(r#""partitionValues":{"team":"a b"}"#), "{log}");
 }
@@ -136,18 +239,30 @@ async fn checkpoint_every_ten_commits() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut table = open(dir.path(), "events").await;
     for batch in 0..10 {
-        table.append(&rows(batch * 2, batch * 2 + 1, |_| Some("ops"))).await.expect("append");
+        table
+            .append(&rows(batch * 2, batch * 2 + 1, |_| Some("ops")))
+            .await
+            .expect("append");
     }
-    let checkpoint = dir.path().join("events/_delta_log/00000000000000000010.checkpoint.parquet");
+    let checkpoint = dir
+        .path()
+        .join("events/_delta_log/00000000000000000010.checkpoint.parquet");
     assert!(checkpoint.exists(), "checkpoint at version 10");
-    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events").await, 20);
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(*) FROM events").await,
+        20
+    );
 }
 
 #[tokio::test]
 async fn protocol_is_lowest_versions() {
     let dir = tempfile::tempdir().expect("temp dir");
     open(dir.path(), "events").await;
-    let log = std::fs::read_to_string(dir.path().join("events/_delta_log/00000000000000000000.json")).expect("commit 0");
+    let log = std::fs::read_to_string(
+        dir.path()
+            .join("events/_delta_log/00000000000000000000.json"),
+    )
+    .expect("commit 0");
     assert!(log.contains(r#""minReaderVersion":1"#), "{log}");
     assert!(log.contains(r#""minWriterVersion":2"#), "{log}");
 }
@@ -159,8 +274,13 @@ async fn changed_schema_is_rejected() {
 
     let root = LakeRoot::parse(dir.path().to_str().expect("utf-8")).expect("root");
     let mut other = spec("events");
-    other.schema = Arc::new(Schema::new(vec![Field::new("team", DataType::Utf8, true), Field::new("value", DataType::Utf8, false)]));
-    let error = LakeTable::open_or_create(&root, other, WriteSettings::default()).await.expect_err("schema differs");
+    other.schema = Arc::new(Schema::new(vec![
+        Field::new("team", DataType::Utf8, true),
+        Field::new("value", DataType::Utf8, false),
+    ]));
+    let error = LakeTable::open_or_create(&root, other, WriteSettings::default())
+        .await
+        .expect_err("schema differs");
     assert!(matches!(error, LakeError::SchemaMismatch { .. }), "{error}");
     assert!(error.to_string().contains("value"), "{error}");
 }
@@ -169,18 +289,32 @@ async fn changed_schema_is_rejected() {
 async fn added_nullable_column_evolves_schema() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut table = open(dir.path(), "events").await;
-    table.append(&rows(0, 1, |_| Some("ops"))).await.expect("append");
+    table
+        .append(&rows(0, 1, |_| Some("ops")))
+        .await
+        .expect("append");
 
     let root = LakeRoot::parse(dir.path().to_str().expect("utf-8")).expect("root");
     let mut wider = spec("events");
-    let mut fields: Vec<Field> = schema().fields().iter().map(|field| field.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = schema()
+        .fields()
+        .iter()
+        .map(|field| field.as_ref().clone())
+        .collect();
     fields.push(Field::new("note", DataType::Utf8, true));
     wider.schema = Arc::new(Schema::new(fields));
-    LakeTable::open_or_create(&root, wider, WriteSettings::default()).await.expect("schema evolves");
+    LakeTable::open_or_create(&root, wider, WriteSettings::default())
+        .await
+        .expect("schema evolves");
 
-    assert_eq!(sql_count(dir.path(), "SELECT count(*) FROM events WHERE note IS NULL").await, 2);
+    assert_eq!(
+        sql_count(dir.path(), "SELECT count(*) FROM events WHERE note IS NULL").await,
+        2
+    );
 
     // The narrower spec no longer matches: dropping a column is not an evolution.
-    let error = LakeTable::open_or_create(&root, spec("events"), WriteSettings::default()).await.expect_err("column dropped");
+    let error = LakeTable::open_or_create(&root, spec("events"), WriteSettings::default())
+        .await
+        .expect_err("column dropped");
     assert!(error.to_string().contains("note"), "{error}");
 }

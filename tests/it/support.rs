@@ -45,10 +45,19 @@ impl Kafka {
     }
 
     pub fn create_topic(&self, topic: &str, partitions: i32) {
-        self.cluster.create_topic(topic, partitions, 1).expect("topic created");
+        self.cluster
+            .create_topic(topic, partitions, 1)
+            .expect("topic created");
     }
 
-    pub fn send(&self, topic: &str, partition: i32, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, Option<&[u8]>)]) {
+    pub fn send(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) {
         self.producer.send(topic, partition, key, value, headers);
     }
 
@@ -73,23 +82,36 @@ impl TestProducer {
     }
 
     /// Sends one record to an explicit partition; `value: None` sends a tombstone.
-    pub fn send(&self, topic: &str, partition: i32, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, Option<&[u8]>)]) {
+    pub fn send(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) {
         let mut owned = OwnedHeaders::new();
         for (key, value) in headers {
             owned = owned.insert(Header { key, value: *value });
         }
-        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).partition(partition).headers(owned);
+        let mut record: BaseRecord<'_, [u8], [u8]> =
+            BaseRecord::to(topic).partition(partition).headers(owned);
         if let Some(key) = key {
             record = record.key(key);
         }
         if let Some(value) = value {
             record = record.payload(value);
         }
-        self.producer.send(record).map_err(|(error, _)| error).expect("record queued");
+        self.producer
+            .send(record)
+            .map_err(|(error, _)| error)
+            .expect("record queued");
     }
 
     pub fn flush(&self) {
-        self.producer.flush(Duration::from_secs(30)).expect("producer flushed");
+        self.producer
+            .flush(Duration::from_secs(30))
+            .expect("producer flushed");
     }
 }
 
@@ -130,15 +152,19 @@ pub fn test_config(brokers: &str, topic: &str, lake: &Path) -> IngestConfig {
 /// Runs the ingestor to the end of the topic.
 pub async fn ingest_to_end(config: IngestConfig) -> IngestSummary {
     let shutdown = Arc::new(AtomicBool::new(false));
-    tokio::time::timeout(Duration::from_secs(120), eventlake_ingest::run(config, shutdown))
-        .await
-        .expect("ingest finished within two minutes")
-        .expect("ingest succeeded")
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        eventlake_ingest::run(config, shutdown),
+    )
+    .await
+    .expect("ingest finished within two minutes")
+    .expect("ingest succeeded")
 }
 
 /// Opens the latest version of a table of the lake.
 pub async fn open_table(lake: &Path, name: &str) -> DeltaTable {
-    let url = url::Url::from_directory_path(lake.join(name).canonicalize().expect("table exists")).expect("url");
+    let url = url::Url::from_directory_path(lake.join(name).canonicalize().expect("table exists"))
+        .expect("url");
     deltalake::open_table(url).await.expect("table opens")
 }
 
@@ -150,18 +176,35 @@ pub async fn sql(lake: &Path, query: &str) -> Vec<RecordBatch> {
             continue;
         }
         let table = open_table(lake, name).await;
-        table.update_datafusion_session(&context.state()).expect("session prepared");
+        table
+            .update_datafusion_session(&context.state())
+            .expect("session prepared");
         let provider = table.table_provider().await.expect("provider");
-        context.register_table(name, provider).expect("table registered");
+        context
+            .register_table(name, provider)
+            .expect("table registered");
     }
-    context.sql(query).await.expect("query plans").collect().await.expect("query runs")
+    context
+        .sql(query)
+        .await
+        .expect("query plans")
+        .collect()
+        .await
+        .expect("query runs")
 }
 
 /// Runs SQL that returns one integer.
 pub async fn sql_count(lake: &Path, query: &str) -> i64 {
     let batches = sql(lake, query).await;
-    let batch = batches.iter().find(|batch| batch.num_rows() > 0).expect("one row");
-    let column = deltalake::arrow::compute::cast(batch.column(0), &deltalake::arrow::datatypes::DataType::Int64).expect("integer");
+    let batch = batches
+        .iter()
+        .find(|batch| batch.num_rows() > 0)
+        .expect("one row");
+    let column = deltalake::arrow::compute::cast(
+        batch.column(0),
+        &deltalake::arrow::datatypes::DataType::Int64,
+    )
+    .expect("integer");
     column
         .as_any()
         .downcast_ref::<deltalake::arrow::array::Int64Array>()
@@ -178,7 +221,13 @@ pub async fn sql_rows(lake: &Path, query: &str) -> Vec<Vec<Option<String>>> {
         let columns: Vec<_> = batch
             .columns()
             .iter()
-            .map(|column| deltalake::arrow::compute::cast(column, &deltalake::arrow::datatypes::DataType::Utf8).expect("cast to text"))
+            .map(|column| {
+                deltalake::arrow::compute::cast(
+                    column,
+                    &deltalake::arrow::datatypes::DataType::Utf8,
+                )
+                .expect("cast to text")
+            })
             .collect();
         for row in 0..batch.num_rows() {
             rows.push(

@@ -53,7 +53,13 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct SqlArgs {
     /// Lake root directory holding the Delta tables [default: ./lake].
-    #[arg(long, env = "EVENTLAKE_LAKE", value_name = "DIR", default_value = "./lake", hide_default_value = true)]
+    #[arg(
+        long,
+        env = "EVENTLAKE_LAKE",
+        value_name = "DIR",
+        default_value = "./lake",
+        hide_default_value = true
+    )]
     pub lake: String,
 
     /// SQL to run; repeat for several statements. Without -c or -f, SQL is read from
@@ -62,7 +68,12 @@ pub struct SqlArgs {
     pub command: Vec<String>,
 
     /// File of SQL statements, each ended by ';'.
-    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "command")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "command"
+    )]
     pub file: Option<PathBuf>,
 
     /// Output format.
@@ -82,7 +93,12 @@ pub struct IngestArgs {
     pub brokers: Option<String>,
 
     /// Topic to read; repeat the flag or separate names with commas.
-    #[arg(long = "topic", env = "EVENTLAKE_TOPIC", value_name = "NAME", value_delimiter = ',')]
+    #[arg(
+        long = "topic",
+        env = "EVENTLAKE_TOPIC",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
     pub topics: Vec<String>,
 
     /// Kafka consumer group; ingestors in one group share the partitions [default: eventlake].

@@ -38,6 +38,10 @@ fn is_configuration(error: &IngestError) -> bool {
             | IngestError::ReservedProperty { .. }
             | IngestError::Subscribe { .. }
             | IngestError::TopicNotFound { .. }
-            | IngestError::Lake(LakeError::InvalidLocation { .. } | LakeError::SchemaMismatch { .. } | LakeError::PartitionMismatch { .. })
+            | IngestError::Lake(
+                LakeError::InvalidLocation { .. }
+                    | LakeError::SchemaMismatch { .. }
+                    | LakeError::PartitionMismatch { .. }
+            )
     )
 }

@@ -41,7 +41,9 @@ pub async fn run(args: IngestArgs) -> Result<(), CliError> {
 /// its process group.
 fn spawn_signal_handler(shutdown: Arc<AtomicBool>) {
     tokio::spawn(async move {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
             Ok(signal) => signal,
             Err(error) => {
                 warn!(error = %error, "cannot listen for SIGTERM; only Ctrl-C stops the ingestor cleanly");

@@ -26,7 +26,10 @@ pub fn run() -> ExitCode {
     };
     logging::init(cli.log_format);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -51,7 +54,12 @@ pub fn run() -> ExitCode {
 
 /// Prints clap's message on one line, or help and version as they are.
 fn report_usage_error(error: clap::Error) -> ExitCode {
-    if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
         let _ = error.print();
         return ExitCode::SUCCESS;
     }
@@ -64,7 +72,10 @@ fn report_usage_error(error: clap::Error) -> ExitCode {
     let origin = environment_origin(&error)
         .map(|variable| format!(" (the value comes from the environment variable {variable})"))
         .unwrap_or_default();
-    eprintln!("{}{origin}; run 'eventlake --help' for usage", message.join(" "));
+    eprintln!(
+        "{}{origin}; run 'eventlake --help' for usage",
+        message.join(" ")
+    );
     ExitCode::from(2)
 }
 
@@ -74,8 +85,13 @@ fn environment_origin(error: &clap::Error) -> Option<String> {
     let Some(ContextValue::String(argument)) = error.get(ContextKind::InvalidArg) else {
         return None;
     };
-    let long = argument.split_whitespace().next()?.trim_start_matches('-').to_string();
-    let flag_given = std::env::args().any(|given| given == format!("--{long}") || given.starts_with(&format!("--{long}=")));
+    let long = argument
+        .split_whitespace()
+        .next()?
+        .trim_start_matches('-')
+        .to_string();
+    let flag_given = std::env::args()
+        .any(|given| given == format!("--{long}") || given.starts_with(&format!("--{long}=")));
     if flag_given {
         return None;
     }

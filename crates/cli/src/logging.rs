@@ -15,10 +15,14 @@ pub fn init(format: LogFormat) {
     let filter = std::env::var("EVENTLAKE_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| DEFAULT_FILTER.to_string());
-    let filter = match check_levels(&filter).and_then(|()| EnvFilter::try_new(&filter).map_err(|error| error.to_string())) {
+    let filter = match check_levels(&filter)
+        .and_then(|()| EnvFilter::try_new(&filter).map_err(|error| error.to_string()))
+    {
         Ok(filter) => filter,
         Err(error) => {
-            eprintln!("warning: invalid log filter '{filter}' in EVENTLAKE_LOG ({error}); using the default");
+            eprintln!(
+                "warning: invalid log filter '{filter}' in EVENTLAKE_LOG ({error}); using the default"
+            );
             EnvFilter::new(DEFAULT_FILTER)
         }
     };
@@ -38,9 +42,15 @@ pub fn init(format: LogFormat) {
 /// typo such as `warning` would silently turn every log line off.
 fn check_levels(filter: &str) -> Result<(), String> {
     const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
-    for directive in filter.split(',').map(str::trim).filter(|directive| !directive.is_empty()) {
+    for directive in filter
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty())
+    {
         if !directive.contains('=') && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
-            return Err(format!("'{directive}' is not a level; use trace, debug, info, warn, error or off, or target=level"));
+            return Err(format!(
+                "'{directive}' is not a level; use trace, debug, info, warn, error or off, or target=level"
+            ));
         }
     }
     Ok(())

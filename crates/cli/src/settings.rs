@@ -42,7 +42,12 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     pub fn load(path: &Path) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(path).map_err(|error| CliError::Config(format!("cannot read config file {}: {error}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            CliError::Config(format!(
+                "cannot read config file {}: {error}",
+                path.display()
+            ))
+        })?;
         toml::from_str(&text).map_err(|error| {
             let message = error.message().replace('\n', " ");
             let location = error
@@ -52,15 +57,25 @@ impl ConfigFile {
                     format!(" at line {line}")
                 })
                 .unwrap_or_default();
-            CliError::Config(format!("invalid config file {}{location}: {message}", path.display()))
+            CliError::Config(format!(
+                "invalid config file {}{location}: {message}",
+                path.display()
+            ))
         })
     }
 }
 
 /// Parses a value from the config file with the same parser as its flag, naming the key.
-fn from_file<T>(key: &str, value: Option<&String>, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, CliError> {
+fn from_file<T>(
+    key: &str,
+    value: Option<&String>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, CliError> {
     value
-        .map(|text| parse(text).map_err(|message| CliError::Config(format!("config key '{key}': {message}"))))
+        .map(|text| {
+            parse(text)
+                .map_err(|message| CliError::Config(format!("config key '{key}': {message}")))
+        })
         .transpose()
 }
 
@@ -71,7 +86,9 @@ fn parse_compression(text: &str) -> Result<Compression, String> {
         "gzip" => Ok(Compression::GZIP(Default::default())),
         "lz4" => Ok(Compression::LZ4_RAW),
         "none" => Ok(Compression::UNCOMPRESSED),
-        other => Err(format!("invalid compression '{other}': expected zstd, snappy, gzip, lz4 or none")),
+        other => Err(format!(
+            "invalid compression '{other}': expected zstd, snappy, gzip, lz4 or none"
+        )),
     }
 }
 
@@ -82,16 +99,31 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
         None => ConfigFile::default(),
     };
 
-    let topics = if args.topics.is_empty() { file.topics.clone().unwrap_or_default() } else { args.topics.clone() };
-    let mut topics: Vec<String> = topics.into_iter().map(|topic| topic.trim().to_string()).filter(|topic| !topic.is_empty()).collect();
+    let topics = if args.topics.is_empty() {
+        file.topics.clone().unwrap_or_default()
+    } else {
+        args.topics.clone()
+    };
+    let mut topics: Vec<String> = topics
+        .into_iter()
+        .map(|topic| topic.trim().to_string())
+        .filter(|topic| !topic.is_empty())
+        .collect();
     topics.sort();
     topics.dedup();
     if topics.is_empty() {
-        return Err(CliError::Config("no topic given; pass --topic NAME or set topics = [\"NAME\"] in the config file".to_string()));
+        return Err(CliError::Config(
+            "no topic given; pass --topic NAME or set topics = [\"NAME\"] in the config file"
+                .to_string(),
+        ));
     }
 
-    let schemas_dir = args.schemas.or(file.schemas).unwrap_or_else(|| PathBuf::from("schemas"));
-    let schemas = PayloadSchemas::load_dir(&schemas_dir).map_err(|error| CliError::Config(error.to_string()))?;
+    let schemas_dir = args
+        .schemas
+        .or(file.schemas)
+        .unwrap_or_else(|| PathBuf::from("schemas"));
+    let schemas = PayloadSchemas::load_dir(&schemas_dir)
+        .map_err(|error| CliError::Config(error.to_string()))?;
     for type_schema in schemas.types() {
         if !type_schema.ignored_keywords.is_empty() {
             tracing::warn!(
@@ -101,49 +133,80 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
             );
         }
     }
-    let lake_location = args.lake.or(file.lake).unwrap_or_else(|| "./lake".to_string());
-    let lake = LakeRoot::parse(&lake_location).map_err(|error| CliError::Config(error.to_string()))?;
+    let lake_location = args
+        .lake
+        .or(file.lake)
+        .unwrap_or_else(|| "./lake".to_string());
+    let lake =
+        LakeRoot::parse(&lake_location).map_err(|error| CliError::Config(error.to_string()))?;
 
     let epoch_unit = match args.epoch_unit {
         Some(unit) => unit,
-        None => from_file("epoch_unit", file.epoch_unit.as_ref(), |text| text.parse::<EpochUnit>())?.unwrap_or_default(),
+        None => from_file("epoch_unit", file.epoch_unit.as_ref(), |text| {
+            text.parse::<EpochUnit>()
+        })?
+        .unwrap_or_default(),
     };
     let unknown_types = match args.unknown_types {
         Some(policy) => policy,
-        None => from_file("unknown_types", file.unknown_types.as_ref(), |text| text.parse::<UnknownTypePolicy>())?.unwrap_or_default(),
+        None => from_file("unknown_types", file.unknown_types.as_ref(), |text| {
+            text.parse::<UnknownTypePolicy>()
+        })?
+        .unwrap_or_default(),
     };
     let granularity = match args.partition_by {
         Some(granularity) => granularity,
-        None => from_file("partition_by", file.partition_by.as_ref(), |text| text.parse())?.unwrap_or_default(),
+        None => from_file("partition_by", file.partition_by.as_ref(), |text| {
+            text.parse()
+        })?
+        .unwrap_or_default(),
     };
     let start_position = match args.start_from {
         Some(position) => position,
-        None => from_file("start_from", file.start_from.as_ref(), |text| text.parse::<StartPosition>())?.unwrap_or_default(),
+        None => from_file("start_from", file.start_from.as_ref(), |text| {
+            text.parse::<StartPosition>()
+        })?
+        .unwrap_or_default(),
     };
 
     let defaults = FlushPolicy::default();
     let flush = FlushPolicy {
-        max_rows: args.flush_rows.or(file.flush_rows).unwrap_or(defaults.max_rows),
+        max_rows: args
+            .flush_rows
+            .or(file.flush_rows)
+            .unwrap_or(defaults.max_rows),
         max_bytes: match args.flush_bytes {
             Some(bytes) => bytes,
-            None => from_file("flush_bytes", file.flush_bytes.as_ref(), parse_bytes)?.unwrap_or(defaults.max_bytes),
+            None => from_file("flush_bytes", file.flush_bytes.as_ref(), parse_bytes)?
+                .unwrap_or(defaults.max_bytes),
         },
         max_age: match args.flush_interval {
             Some(interval) => interval,
-            None => from_file("flush_interval", file.flush_interval.as_ref(), parse_duration)?.unwrap_or(defaults.max_age),
+            None => from_file(
+                "flush_interval",
+                file.flush_interval.as_ref(),
+                parse_duration,
+            )?
+            .unwrap_or(defaults.max_age),
         },
     };
     if flush.max_rows == 0 {
-        return Err(CliError::Config("config key 'flush_rows': must be greater than zero".to_string()));
+        return Err(CliError::Config(
+            "config key 'flush_rows': must be greater than zero".to_string(),
+        ));
     }
     let max_buffer_bytes = match args.max_buffer {
         Some(bytes) => bytes,
-        None => from_file("max_buffer", file.max_buffer.as_ref(), parse_bytes)?.unwrap_or(512 * 1024 * 1024),
+        None => from_file("max_buffer", file.max_buffer.as_ref(), parse_bytes)?
+            .unwrap_or(512 * 1024 * 1024),
     };
 
     let mut write = WriteSettings::default();
     let compression = match &args.compression {
-        Some(text) => Some(parse_compression(text).map_err(|message| CliError::Config(format!("--compression: {message}")))?),
+        Some(text) => Some(
+            parse_compression(text)
+                .map_err(|message| CliError::Config(format!("--compression: {message}")))?,
+        ),
         None => from_file("compression", file.compression.as_ref(), parse_compression)?,
     };
     if let Some(compression) = compression {
@@ -171,13 +234,23 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
     }
     kafka_properties.extend(args.kafka_properties);
 
-    let group_id = args.group.or(file.group).unwrap_or_else(|| "eventlake".to_string());
+    let group_id = args
+        .group
+        .or(file.group)
+        .unwrap_or_else(|| "eventlake".to_string());
     if group_id.trim().is_empty() {
-        return Err(CliError::Config("the consumer group is empty; pass --group NAME".to_string()));
+        return Err(CliError::Config(
+            "the consumer group is empty; pass --group NAME".to_string(),
+        ));
     }
-    let brokers = args.brokers.or(file.brokers).unwrap_or_else(|| "localhost:9092".to_string());
+    let brokers = args
+        .brokers
+        .or(file.brokers)
+        .unwrap_or_else(|| "localhost:9092".to_string());
     if brokers.trim().is_empty() {
-        return Err(CliError::Config("no brokers given; pass --brokers HOST:PORT".to_string()));
+        return Err(CliError::Config(
+            "no brokers given; pass --brokers HOST:PORT".to_string(),
+        ));
     }
 
     Ok(IngestConfig {
@@ -187,7 +260,10 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
         lake,
         tables: TableNames::default(),
         schemas: Arc::new(schemas),
-        decode: DecodeOptions { epoch_unit, unknown_types },
+        decode: DecodeOptions {
+            epoch_unit,
+            unknown_types,
+        },
         granularity,
         flush,
         max_buffer_bytes,

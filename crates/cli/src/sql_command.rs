@@ -15,8 +15,11 @@ use crate::error::CliError;
 
 pub async fn run(args: SqlArgs) -> Result<(), CliError> {
     let script = read_script(&args)?;
-    let session = LakeSession::open(std::path::Path::new(&args.lake)).map_err(|error| CliError::Config(error.to_string()))?;
-    let statements = session.parse(&script).map_err(|error| CliError::Query(one_line(&error.to_string())))?;
+    let session = LakeSession::open(std::path::Path::new(&args.lake))
+        .map_err(|error| CliError::Config(error.to_string()))?;
+    let statements = session
+        .parse(&script)
+        .map_err(|error| CliError::Query(one_line(&error.to_string())))?;
     if statements.is_empty() {
         return Err(CliError::Config("no SQL statement given".to_string()));
     }
@@ -24,13 +27,21 @@ pub async fn run(args: SqlArgs) -> Result<(), CliError> {
     let mut output = std::io::stdout().lock();
     for statement in statements {
         let started = Instant::now();
-        let batches = session.execute(statement).await.map_err(|error| CliError::Query(one_line(&error.to_string())))?;
-        write_batches(&mut output, &batches, args.format).map_err(|error| CliError::Query(format!("cannot write the result: {error}")))?;
+        let batches = session
+            .execute(statement)
+            .await
+            .map_err(|error| CliError::Query(one_line(&error.to_string())))?;
+        write_batches(&mut output, &batches, args.format)
+            .map_err(|error| CliError::Query(format!("cannot write the result: {error}")))?;
         if args.format == OutputFormat::Table {
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let noun = if rows == 1 { "row" } else { "rows" };
-            writeln!(output, "{rows} {noun} in {:.3} s", started.elapsed().as_secs_f64())
-                .map_err(|error| CliError::Query(format!("cannot write the result: {error}")))?;
+            writeln!(
+                output,
+                "{rows} {noun} in {:.3} s",
+                started.elapsed().as_secs_f64()
+            )
+            .map_err(|error| CliError::Query(format!("cannot write the result: {error}")))?;
         }
     }
     Ok(())
@@ -42,27 +53,41 @@ fn read_script(args: &SqlArgs) -> Result<String, CliError> {
         return Ok(args.command.join(";\n"));
     }
     if let Some(path) = &args.file {
-        return std::fs::read_to_string(path).map_err(|error| CliError::Config(format!("cannot read SQL file {}: {error}", path.display())));
+        return std::fs::read_to_string(path).map_err(|error| {
+            CliError::Config(format!("cannot read SQL file {}: {error}", path.display()))
+        });
     }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         // NOTE: the interactive shell is not built yet.
-        return Err(CliError::Config("no SQL given; pass -c \"SQL\", -f FILE, or SQL on standard input".to_string()));
+        return Err(CliError::Config(
+            "no SQL given; pass -c \"SQL\", -f FILE, or SQL on standard input".to_string(),
+        ));
     }
     let mut script = String::new();
-    stdin
-        .lock()
-        .read_to_string(&mut script)
-        .map_err(|error| CliError::Config(format!("cannot read SQL from standard input: {error}")))?;
+    stdin.lock().read_to_string(&mut script).map_err(|error| {
+        CliError::Config(format!("cannot read SQL from standard input: {error}"))
+    })?;
     Ok(script)
 }
 
-fn write_batches(output: &mut impl Write, batches: &[RecordBatch], format: OutputFormat) -> Result<(), Box<dyn std::error::Error>> {
+fn write_batches(
+    output: &mut impl Write,
+    batches: &[RecordBatch],
+    format: OutputFormat,
+) -> Result<(), Box<dyn std::error::Error>> {
     match format {
         OutputFormat::Table => writeln!(output, "{}", pretty_format_batches(batches)?)?,
         OutputFormat::Csv | OutputFormat::Tsv => {
-            let delimiter = if format == OutputFormat::Csv { b',' } else { b'\t' };
-            let mut writer = CsvWriterBuilder::new().with_header(true).with_delimiter(delimiter).build(&mut *output);
+            let delimiter = if format == OutputFormat::Csv {
+                b','
+            } else {
+                b'\t'
+            };
+            let mut writer = CsvWriterBuilder::new()
+                .with_header(true)
+                .with_delimiter(delimiter)
+                .build(&mut *output);
             for batch in batches {
                 writer.write(batch)?;
             }
@@ -88,5 +113,10 @@ fn write_batches(output: &mut impl Write, batches: &[RecordBatch], format: Outpu
 
 /// Joins a multi-line message, so that every error is one line.
 fn one_line(message: &str) -> String {
-    message.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 /// Parses a byte size such as `1048576`, `64KiB`, `128MiB`, `1GiB`, `500MB` or `2GB`.
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
     let (digits, unit) = trimmed.split_at(split);
     let multiplier: u64 = match unit.trim() {
         "" | "B" => 1,
@@ -15,11 +17,15 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
-        _ => return Err(format!("invalid size '{text}': expected a number of bytes such as 134217728 or 128MiB")),
+        _ => {
+            return Err(format!(
+                "invalid size '{text}': expected a number of bytes such as 134217728 or 128MiB"
+            ));
+        }
     };
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| format!("invalid size '{text}': expected a number of bytes such as 134217728 or 128MiB"))?;
+    let value: u64 = digits.parse().map_err(|_| {
+        format!("invalid size '{text}': expected a number of bytes such as 134217728 or 128MiB")
+    })?;
     let bytes = value
         .checked_mul(multiplier)
         .and_then(|bytes| usize::try_from(bytes).ok())
@@ -33,9 +39,15 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
 /// Parses a duration such as `500ms`, `10s`, `2m` or `1h`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
     let (digits, unit) = trimmed.split_at(split);
-    let invalid = || format!("invalid duration '{text}': expected a number with a unit, such as 500ms, 10s, 2m or 1h");
+    let invalid = || {
+        format!(
+            "invalid duration '{text}': expected a number with a unit, such as 500ms, 10s, 2m or 1h"
+        )
+    };
     let value: u64 = digits.parse().map_err(|_| invalid())?;
     let duration = match unit.trim() {
         "ms" => Duration::from_millis(value),
@@ -45,7 +57,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(invalid()),
     };
     if duration.is_zero() {
-        return Err(format!("invalid duration '{text}': must be greater than zero"));
+        return Err(format!(
+            "invalid duration '{text}': must be greater than zero"
+        ));
     }
     Ok(duration)
 }
@@ -54,15 +68,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn parse_count(text: &str) -> Result<usize, String> {
     match text.trim().replace('_', "").parse::<usize>() {
         Ok(count) if count > 0 => Ok(count),
-        _ => Err(format!("invalid count '{text}': expected a positive integer such as 500000")),
+        _ => Err(format!(
+            "invalid count '{text}': expected a positive integer such as 500000"
+        )),
     }
 }
 
 /// Parses a librdkafka property given as `key=value`.
 pub fn parse_property(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_string(), value.to_string())),
-        _ => Err(format!("invalid Kafka property '{text}': expected key=value, such as security.protocol=SASL_SSL")),
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "invalid Kafka property '{text}': expected key=value, such as security.protocol=SASL_SSL"
+        )),
     }
 }
 
@@ -93,7 +113,10 @@ mod tests {
 
     #[test]
     fn properties_split_at_first_equals() {
-        assert_eq!(parse_property("sasl.jaas=a=b"), Ok(("sasl.jaas".to_string(), "a=b".to_string())));
+        assert_eq!(
+            parse_property("sasl.jaas=a=b"),
+            Ok(("sasl.jaas".to_string(), "a=b".to_string()))
+        );
         assert!(parse_property("novalue").is_err());
         assert!(parse_property("=x").is_err());
     }

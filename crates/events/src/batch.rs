@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use deltalake::arrow::array::{
-    ArrayRef, BinaryBuilder, Date32Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
-    StructArray, TimestampMicrosecondArray, new_null_array,
+    ArrayRef, BinaryBuilder, Date32Array, Int32Array, Int64Array, ListArray, RecordBatch,
+    StringArray, StructArray, TimestampMicrosecondArray, new_null_array,
 };
 use deltalake::arrow::buffer::OffsetBuffer;
 use deltalake::arrow::compute::concat_batches;
@@ -82,7 +82,11 @@ pub struct EventBatchBuilder {
 }
 
 impl EventBatchBuilder {
-    pub fn new(schemas: Arc<PayloadSchemas>, layout: Arc<EventTableLayout>, options: DecodeOptions) -> Self {
+    pub fn new(
+        schemas: Arc<PayloadSchemas>,
+        layout: Arc<EventTableLayout>,
+        options: DecodeOptions,
+    ) -> Self {
         Self {
             schemas,
             layout,
@@ -163,12 +167,15 @@ impl EventBatchBuilder {
             }
             _ => None,
         };
-        self.events.entry(envelope.event_type).or_default().push(PendingEvent {
-            record: index,
-            event_id: envelope.event_id,
-            event_time_micros: envelope.event_time_micros,
-            payload,
-        });
+        self.events
+            .entry(envelope.event_type)
+            .or_default()
+            .push(PendingEvent {
+                record: index,
+                event_id: envelope.event_id,
+                event_time_micros: envelope.event_time_micros,
+                payload,
+            });
     }
 
     fn topic_index(&mut self, topic: &str) -> u32 {
@@ -205,7 +212,9 @@ impl EventBatchBuilder {
 
         let mut rejects_by_code = BTreeMap::new();
         for reject in &self.rejects {
-            *rejects_by_code.entry(reject.reason.kind.code()).or_insert(0) += 1;
+            *rejects_by_code
+                .entry(reject.reason.kind.code())
+                .or_insert(0) += 1;
         }
         let rejects = self.build_rejects(ingested_at_micros)?;
         Ok(DecodedBatch {
@@ -229,30 +238,31 @@ impl EventBatchBuilder {
             .collect();
         let event_data_type = self.schemas.event_data_type();
 
-        let (accepted, event_data, event_data_json): (Vec<usize>, ArrayRef, ArrayRef) = match self.schemas.get(event_type) {
-            Some(type_schema) => {
-                let decoded = decode_payloads(type_schema, &payloads)?;
-                for (index, detail) in decoded.rejected {
-                    rejects.push(PendingReject {
-                        record: pending[index].record,
-                        reason: RejectReason::new(RejectKind::SchemaMismatch, detail),
-                        event_type: Some(event_type.to_string()),
-                    });
+        let (accepted, event_data, event_data_json): (Vec<usize>, ArrayRef, ArrayRef) =
+            match self.schemas.get(event_type) {
+                Some(type_schema) => {
+                    let decoded = decode_payloads(type_schema, &payloads)?;
+                    for (index, detail) in decoded.rejected {
+                        rejects.push(PendingReject {
+                            record: pending[index].record,
+                            reason: RejectReason::new(RejectKind::SchemaMismatch, detail),
+                            event_type: Some(event_type.to_string()),
+                        });
+                    }
+                    let data: ArrayRef = Arc::new(decoded.data);
+                    let widened = widen(&data, &event_data_type)?;
+                    let json = new_null_array(&DataType::Utf8, decoded.accepted.len());
+                    (decoded.accepted, widened, json)
                 }
-                let data: ArrayRef = Arc::new(decoded.data);
-                let widened = widen(&data, &event_data_type)?;
-                let json = new_null_array(&DataType::Utf8, decoded.accepted.len());
-                (decoded.accepted, widened, json)
-            }
-            None => {
-                let json: StringArray = payloads
-                    .iter()
-                    .map(|payload| payload.map(|bytes| String::from_utf8_lossy(bytes)))
-                    .collect();
-                let data = new_null_array(&event_data_type, pending.len());
-                ((0..pending.len()).collect(), data, Arc::new(json))
-            }
-        };
+                None => {
+                    let json: StringArray = payloads
+                        .iter()
+                        .map(|payload| payload.map(|bytes| String::from_utf8_lossy(bytes)))
+                        .collect();
+                    let data = new_null_array(&event_data_type, pending.len());
+                    ((0..pending.len()).collect(), data, Arc::new(json))
+                }
+            };
         if accepted.is_empty() {
             return Ok((None, rejects));
         }
@@ -262,17 +272,24 @@ impl EventBatchBuilder {
         let times: Vec<i64> = rows.iter().map(|event| event.event_time_micros).collect();
 
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|event| event.event_id))),
-            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(event_type, rows.len()))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|event| event.event_id),
+            )),
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                event_type,
+                rows.len(),
+            ))),
             Arc::new(TimestampMicrosecondArray::from(times.clone()).with_timezone("UTC")),
             Arc::new(Date32Array::from_iter_values(
-                times.iter().map(|micros| micros.div_euclid(MICROS_PER_DAY) as i32),
+                times
+                    .iter()
+                    .map(|micros| micros.div_euclid(MICROS_PER_DAY) as i32),
             )),
         ];
         if self.layout.granularity == PartitionGranularity::Hour {
-            columns.push(Arc::new(Int32Array::from_iter_values(
-                times.iter().map(|micros| micros.div_euclid(MICROS_PER_HOUR).rem_euclid(24) as i32),
-            )));
+            columns.push(Arc::new(Int32Array::from_iter_values(times.iter().map(
+                |micros| micros.div_euclid(MICROS_PER_HOUR).rem_euclid(24) as i32,
+            ))));
         }
         columns.push(event_data);
         columns.push(event_data_json);
@@ -285,14 +302,24 @@ impl EventBatchBuilder {
 
     /// Builds the Kafka coordinate columns for the given records, in table order.
     fn kafka_columns(&self, records: &[usize]) -> Result<Vec<ArrayRef>, ArrowError> {
-        let sources: Vec<&RecordSource> = records.iter().map(|&index| &self.records[index]).collect();
+        let sources: Vec<&RecordSource> =
+            records.iter().map(|&index| &self.records[index]).collect();
 
-        let topics = StringArray::from_iter_values(sources.iter().map(|source| self.topics[source.topic as usize].as_str()));
-        let partitions = Int32Array::from_iter_values(sources.iter().map(|source| source.partition));
+        let topics = StringArray::from_iter_values(
+            sources
+                .iter()
+                .map(|source| self.topics[source.topic as usize].as_str()),
+        );
+        let partitions =
+            Int32Array::from_iter_values(sources.iter().map(|source| source.partition));
         let offsets = Int64Array::from_iter_values(sources.iter().map(|source| source.offset));
         let timestamps: TimestampMicrosecondArray = sources
             .iter()
-            .map(|source| source.timestamp_ms.and_then(|millis| millis.checked_mul(1_000)))
+            .map(|source| {
+                source
+                    .timestamp_ms
+                    .and_then(|millis| millis.checked_mul(1_000))
+            })
             .collect();
         let mut keys = BinaryBuilder::with_capacity(sources.len(), 0);
         for source in &sources {
@@ -335,7 +362,9 @@ impl EventBatchBuilder {
                     encodings.push(Some("utf8"));
                 }
                 Err(_) => {
-                    raw_values.push(Some(base64::engine::general_purpose::STANDARD.encode(bytes)));
+                    raw_values.push(Some(
+                        base64::engine::general_purpose::STANDARD.encode(bytes),
+                    ));
                     encodings.push(Some("base64"));
                 }
             }
@@ -344,20 +373,31 @@ impl EventBatchBuilder {
         let mut columns = self.kafka_columns(&records)?;
         columns.push(Arc::new(StringArray::from(raw_values)));
         columns.push(Arc::new(StringArray::from(encodings)));
-        columns.push(Arc::new(StringArray::from_iter_values(rejects.iter().map(|reject| reject.reason.kind.code()))));
-        columns.push(Arc::new(StringArray::from_iter_values(rejects.iter().map(|reject| reject.reason.detail.as_str()))));
-        columns.push(Arc::new(StringArray::from_iter(rejects.iter().map(|reject| reject.event_type.as_deref()))));
+        columns.push(Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|reject| reject.reason.kind.code()),
+        )));
+        columns.push(Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|reject| reject.reason.detail.as_str()),
+        )));
+        columns.push(Arc::new(StringArray::from_iter(
+            rejects.iter().map(|reject| reject.event_type.as_deref()),
+        )));
         columns.push(repeat_timestamp(rejected_at_micros, rejects.len()));
-        columns.push(Arc::new(Date32Array::from_iter_values(std::iter::repeat_n(
-            rejected_at_micros.div_euclid(MICROS_PER_DAY) as i32,
-            rejects.len(),
-        ))));
+        columns.push(Arc::new(Date32Array::from_iter_values(
+            std::iter::repeat_n(
+                rejected_at_micros.div_euclid(MICROS_PER_DAY) as i32,
+                rejects.len(),
+            ),
+        )));
         RecordBatch::try_new(rejects_table_schema(), columns).map(Some)
     }
 }
 
 fn repeat_timestamp(micros: i64, rows: usize) -> ArrayRef {
-    Arc::new(TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(micros, rows)).with_timezone("UTC"))
+    Arc::new(
+        TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(micros, rows))
+            .with_timezone("UTC"),
+    )
 }
 
 /// Builds `kafka_headers`: one list of key and value pairs per record, empty when it has none.
@@ -381,7 +421,11 @@ fn headers_array(sources: &[&RecordSource]) -> Result<ArrayRef, ArrowError> {
         vec![Arc::new(StringArray::from(keys)), Arc::new(values.finish())],
         None,
     )?;
-    let item = Arc::new(Field::new("element", DataType::Struct(header_fields()), true));
+    let item = Arc::new(Field::new(
+        "element",
+        DataType::Struct(header_fields()),
+        true,
+    ));
     Ok(Arc::new(ListArray::try_new(
         item,
         OffsetBuffer::from_lengths(lengths),

@@ -25,7 +25,9 @@ impl FromStr for PartitionGranularity {
         match text {
             "day" => Ok(PartitionGranularity::Day),
             "hour" => Ok(PartitionGranularity::Hour),
-            other => Err(format!("invalid partition granularity '{other}': expected day or hour")),
+            other => Err(format!(
+                "invalid partition granularity '{other}': expected day or hour"
+            )),
         }
     }
 }
@@ -40,7 +42,10 @@ pub struct EventTableLayout {
 
 impl EventTableLayout {
     pub fn new(schemas: &PayloadSchemas, granularity: PartitionGranularity) -> Self {
-        let mut partition_columns = vec![column::EVENT_TYPE.to_string(), column::EVENT_DATE.to_string()];
+        let mut partition_columns = vec![
+            column::EVENT_TYPE.to_string(),
+            column::EVENT_DATE.to_string(),
+        ];
         if granularity == PartitionGranularity::Hour {
             partition_columns.push(column::EVENT_HOUR.to_string());
         }
@@ -58,7 +63,11 @@ pub(crate) fn timestamp_type() -> DataType {
 
 /// Type of `kafka_headers`: an ordered list of key and value pairs.
 pub(crate) fn headers_type() -> DataType {
-    DataType::List(Arc::new(Field::new("element", DataType::Struct(header_fields()), true)))
+    DataType::List(Arc::new(Field::new(
+        "element",
+        DataType::Struct(header_fields()),
+        true,
+    )))
 }
 
 pub(crate) fn header_fields() -> Fields {
@@ -90,7 +99,11 @@ pub fn raw_table_schema(schemas: &PayloadSchemas, granularity: PartitionGranular
     if granularity == PartitionGranularity::Hour {
         fields.push(Field::new(column::EVENT_HOUR, DataType::Int32, false));
     }
-    fields.push(Field::new(column::EVENT_DATA, schemas.event_data_type(), true));
+    fields.push(Field::new(
+        column::EVENT_DATA,
+        schemas.event_data_type(),
+        true,
+    ));
     fields.push(Field::new(column::EVENT_DATA_JSON, DataType::Utf8, true));
     fields.extend(kafka_fields());
     fields.push(Field::new(column::INGESTED_AT, timestamp_type(), false));

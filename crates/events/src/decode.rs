@@ -27,7 +27,10 @@ pub(crate) struct DecodedPayloads {
 }
 
 /// Decodes `payloads` (`None` for a missing `event_data`) with the fields of `schema`.
-pub(crate) fn decode_payloads(schema: &TypeSchema, payloads: &[Option<&[u8]>]) -> Result<DecodedPayloads, ArrowError> {
+pub(crate) fn decode_payloads(
+    schema: &TypeSchema,
+    payloads: &[Option<&[u8]>],
+) -> Result<DecodedPayloads, ArrowError> {
     // Strict type checks first, so that arrow-json's coercions never apply.
     let mut rejected = Vec::new();
     let mut valid = Vec::with_capacity(payloads.len());
@@ -53,7 +56,9 @@ pub(crate) fn decode_payloads(schema: &TypeSchema, payloads: &[Option<&[u8]>]) -
         arrays.push(Arc::new(array));
     }
     let data = if arrays.is_empty() {
-        new_null_array(&DataType::Struct(schema.fields.clone()), 0).as_struct().clone()
+        new_null_array(&DataType::Struct(schema.fields.clone()), 0)
+            .as_struct()
+            .clone()
     } else {
         let refs: Vec<&dyn Array> = arrays.iter().map(|array| array.as_ref()).collect();
         concat(&refs)?.as_struct().clone()
@@ -96,7 +101,11 @@ fn bisect(
     }
 }
 
-fn decode_all(schema: &TypeSchema, payloads: &[Option<&[u8]>], indices: &[usize]) -> Result<StructArray, ArrowError> {
+fn decode_all(
+    schema: &TypeSchema,
+    payloads: &[Option<&[u8]>],
+    indices: &[usize],
+) -> Result<StructArray, ArrowError> {
     let arrow_schema = Arc::new(Schema::new(schema.fields.clone()));
     let mut decoder = ReaderBuilder::new(arrow_schema)
         .with_batch_size(indices.len() + 1)
@@ -121,7 +130,10 @@ fn decode_all(schema: &TypeSchema, payloads: &[Option<&[u8]>], indices: &[usize]
     }
 
     // A missing event_data decodes as `{}` but is stored as a null struct.
-    let validity: Vec<bool> = indices.iter().map(|&index| payloads[index].is_some()).collect();
+    let validity: Vec<bool> = indices
+        .iter()
+        .map(|&index| payloads[index].is_some())
+        .collect();
     let array = StructArray::from(batch);
     let nulls = validity.iter().any(|valid| !valid).then(|| validity.into());
     let (fields, columns, _) = array.into_parts();
@@ -154,7 +166,11 @@ pub(crate) fn widen(array: &ArrayRef, target: &DataType) -> Result<ArrayRef, Arr
                 };
                 children.push(child);
             }
-            Ok(Arc::new(StructArray::try_new(target_fields.clone(), children, source.nulls().cloned())?))
+            Ok(Arc::new(StructArray::try_new(
+                target_fields.clone(),
+                children,
+                source.nulls().cloned(),
+            )?))
         }
         DataType::List(target_item) => {
             let source = array.as_list::<i32>();

@@ -31,7 +31,9 @@ impl FromStr for UnknownTypePolicy {
         match text {
             "reject" => Ok(UnknownTypePolicy::Reject),
             "keep" | "keep-json" => Ok(UnknownTypePolicy::KeepJson),
-            other => Err(format!("invalid unknown-type policy '{other}': expected reject or keep")),
+            other => Err(format!(
+                "invalid unknown-type policy '{other}': expected reject or keep"
+            )),
         }
     }
 }
@@ -77,14 +79,26 @@ pub(crate) struct EnvelopeError {
 
 impl From<RejectReason> for EnvelopeError {
     fn from(reason: RejectReason) -> Self {
-        Self { reason, event_type: None }
+        Self {
+            reason,
+            event_type: None,
+        }
     }
 }
 
 /// Parses and checks the envelope of one message value.
-pub(crate) fn parse_envelope<'a>(value: Option<&'a [u8]>, options: &DecodeOptions) -> Result<Envelope<'a>, EnvelopeError> {
+pub(crate) fn parse_envelope<'a>(
+    value: Option<&'a [u8]>,
+    options: &DecodeOptions,
+) -> Result<Envelope<'a>, EnvelopeError> {
     let bytes = match value {
-        None => return Err(RejectReason::new(RejectKind::EmptyValue, "record has no value (tombstone)").into()),
+        None => {
+            return Err(RejectReason::new(
+                RejectKind::EmptyValue,
+                "record has no value (tombstone)",
+            )
+            .into());
+        }
         Some(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {
             return Err(RejectReason::new(RejectKind::EmptyValue, "record value is empty").into());
         }
@@ -102,7 +116,11 @@ pub(crate) fn parse_envelope<'a>(value: Option<&'a [u8]>, options: &DecodeOption
         return Err(classify_non_object(text).into());
     }
     let raw: RawEnvelope<'a> = serde_json::from_str(text).map_err(|error| {
-        let kind = if error.is_data() { RejectKind::InvalidEnvelope } else { RejectKind::InvalidJson };
+        let kind = if error.is_data() {
+            RejectKind::InvalidEnvelope
+        } else {
+            RejectKind::InvalidJson
+        };
         RejectReason::new(kind, format!("{error}"))
     })?;
 
@@ -147,7 +165,10 @@ fn classify_non_object(text: &str) -> RejectReason {
 }
 
 fn missing(field: &str) -> RejectReason {
-    RejectReason::new(RejectKind::InvalidEnvelope, format!("{field} is missing or null"))
+    RejectReason::new(
+        RejectKind::InvalidEnvelope,
+        format!("{field} is missing or null"),
+    )
 }
 
 fn parse_event_id(raw: Option<&RawValue>) -> Result<i64, RejectReason> {
@@ -155,7 +176,10 @@ fn parse_event_id(raw: Option<&RawValue>) -> Result<i64, RejectReason> {
     i64::from_str(raw.get()).map_err(|_| {
         RejectReason::new(
             RejectKind::InvalidEnvelope,
-            format!("event_id must be an integer between -2^63 and 2^63-1, got {}", shorten(raw.get())),
+            format!(
+                "event_id must be an integer between -2^63 and 2^63-1, got {}",
+                shorten(raw.get())
+            ),
         )
     })
 }
@@ -170,12 +194,18 @@ fn parse_event_type(raw: Option<&RawValue>) -> Result<String, RejectReason> {
     })?;
 
     if event_type.trim().is_empty() {
-        return Err(RejectReason::new(RejectKind::InvalidEnvelope, "event_type is empty"));
+        return Err(RejectReason::new(
+            RejectKind::InvalidEnvelope,
+            "event_type is empty",
+        ));
     }
     if event_type.chars().any(char::is_control) {
         return Err(RejectReason::new(
             RejectKind::InvalidEnvelope,
-            format!("event_type {} contains control characters", shorten(raw.get())),
+            format!(
+                "event_type {} contains control characters",
+                shorten(raw.get())
+            ),
         ));
     }
     if encoded_length(&event_type) > MAX_ENCODED_EVENT_TYPE_BYTES {
@@ -194,7 +224,13 @@ fn parse_event_type(raw: Option<&RawValue>) -> Result<String, RejectReason> {
 /// most that a partition directory name can grow to.
 fn encoded_length(text: &str) -> usize {
     text.bytes()
-        .map(|byte| if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) { 1 } else { 3 })
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                1
+            } else {
+                3
+            }
+        })
         .sum()
 }
 
@@ -203,7 +239,10 @@ mod tests {
     use super::*;
 
     fn kind_of(value: &[u8]) -> RejectKind {
-        parse_envelope(Some(value), &DecodeOptions::default()).expect_err("should be rejected").reason.kind
+        parse_envelope(Some(value), &DecodeOptions::default())
+            .expect_err("should be rejected")
+            .reason
+            .kind
     }
 
     #[test]
@@ -225,7 +264,13 @@ mod tests {
 
     #[test]
     fn bad_values_get_their_kind() {
-        assert_eq!(parse_envelope(None, &DecodeOptions::default()).expect_err("tombstone").reason.kind, RejectKind::EmptyValue);
+        assert_eq!(
+            parse_envelope(None, &DecodeOptions::default())
+                .expect_err("tombstone")
+                .reason
+                .kind,
+            RejectKind::EmptyValue
+        );
         assert_eq!(kind_of(b""), RejectKind::EmptyValue);
         assert_eq!(kind_of(b"  \n"), RejectKind::EmptyValue);
         assert_eq!(kind_of(b"\xff\xfe"), RejectKind::InvalidJson);
@@ -234,15 +279,42 @@ mod tests {
         assert_eq!(kind_of(b"[1, 2]"), RejectKind::NotAnObject);
         assert_eq!(kind_of(b"null"), RejectKind::NotAnObject);
         assert_eq!(kind_of(b"\"text\""), RejectKind::NotAnObject);
-        assert_eq!(kind_of(br#"{"event_type": "t", "event_time": 0}"#), RejectKind::InvalidEnvelope);
-        assert_eq!(kind_of(br#"{"event_id": "x", "event_type": "t", "event_time": 0}"#), RejectKind::InvalidEnvelope);
-        assert_eq!(kind_of(br#"{"event_id": 1.5, "event_type": "t", "event_time": 0}"#), RejectKind::InvalidEnvelope);
-        assert_eq!(kind_of(br#"{"event_id": 1, "event_type": "", "event_time": 0}"#), RejectKind::InvalidEnvelope);
-        assert_eq!(kind_of(br#"{"event_id": 1, "event_type": 5, "event_time": 0}"#), RejectKind::InvalidEnvelope);
-        assert_eq!(kind_of(br#"{"event_id": 1, "event_type": "t"}"#), RejectKind::InvalidEnvelope);
-        assert_eq!(kind_of(br#"{"event_id": 1, "event_id": 2, "event_type": "t", "event_time": 0}"#), RejectKind::InvalidEnvelope);
-        assert_eq!(kind_of(br#"{"event_id": 1, "event_type": "t", "event_time": "soon"}"#), RejectKind::InvalidEventTime);
-        assert_eq!(kind_of(br#"{"event_id": 1, "event_type": "t", "event_time": 0, "event_data": [1]}"#), RejectKind::SchemaMismatch);
+        assert_eq!(
+            kind_of(br#"{"event_type": "t", "event_time": 0}"#),
+            RejectKind::InvalidEnvelope
+        );
+        assert_eq!(
+            kind_of(br#"{"event_id": "x", "event_type": "t", "event_time": 0}"#),
+            RejectKind::InvalidEnvelope
+        );
+        assert_eq!(
+            kind_of(br#"{"event_id": 1.5, "event_type": "t", "event_time": 0}"#),
+            RejectKind::InvalidEnvelope
+        );
+        assert_eq!(
+            kind_of(br#"{"event_id": 1, "event_type": "", "event_time": 0}"#),
+            RejectKind::InvalidEnvelope
+        );
+        assert_eq!(
+            kind_of(br#"{"event_id": 1, "event_type": 5, "event_time": 0}"#),
+            RejectKind::InvalidEnvelope
+        );
+        assert_eq!(
+            kind_of(br#"{"event_id": 1, "event_type": "t"}"#),
+            RejectKind::InvalidEnvelope
+        );
+        assert_eq!(
+            kind_of(br#"{"event_id": 1, "event_id": 2, "event_type": "t", "event_time": 0}"#),
+            RejectKind::InvalidEnvelope
+        );
+        assert_eq!(
+            kind_of(br#"{"event_id": 1, "event_type": "t", "event_time": "soon"}"#),
+            RejectKind::InvalidEventTime
+        );
+        assert_eq!(
+            kind_of(br#"{"event_id": 1, "event_type": "t", "event_time": 0, "event_data": [1]}"#),
+            RejectKind::SchemaMismatch
+        );
     }
 
     #[test]

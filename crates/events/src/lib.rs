@@ -16,8 +16,8 @@
 //! Every message ends up in exactly one of the two outputs, so nothing is dropped.
 
 mod batch;
-mod decode;
 mod columns;
+mod decode;
 mod envelope;
 mod reject;
 pub mod schema;

@@ -156,10 +156,22 @@ mod tests {
 
     #[test]
     fn epoch_units_convert_to_micros() {
-        assert_eq!(parse("1733300000", EpochUnit::Seconds), Ok(1_733_300_000_000_000));
-        assert_eq!(parse("1733300000123", EpochUnit::Milliseconds), Ok(1_733_300_000_123_000));
-        assert_eq!(parse("1733300000123456", EpochUnit::Microseconds), Ok(1_733_300_000_123_456));
-        assert_eq!(parse("1733300000123456789", EpochUnit::Nanoseconds), Ok(1_733_300_000_123_456));
+        assert_eq!(
+            parse("1733300000", EpochUnit::Seconds),
+            Ok(1_733_300_000_000_000)
+        );
+        assert_eq!(
+            parse("1733300000123", EpochUnit::Milliseconds),
+            Ok(1_733_300_000_123_000)
+        );
+        assert_eq!(
+            parse("1733300000123456", EpochUnit::Microseconds),
+            Ok(1_733_300_000_123_456)
+        );
+        assert_eq!(
+            parse("1733300000123456789", EpochUnit::Nanoseconds),
+            Ok(1_733_300_000_123_456)
+        );
         assert_eq!(parse("1.5", EpochUnit::Seconds), Ok(1_500_000));
         assert_eq!(parse("-1", EpochUnit::Seconds), Ok(-1_000_000));
         assert_eq!(parse("-1", EpochUnit::Nanoseconds), Ok(-1));
@@ -167,13 +179,29 @@ mod tests {
 
     #[test]
     fn rfc3339_strings_are_accepted() {
-        assert_eq!(parse("\"2024-12-04T08:13:20Z\"", EpochUnit::Seconds), Ok(1_733_300_000_000_000));
-        assert_eq!(parse("\"2024-12-04T09:13:20.5+01:00\"", EpochUnit::Nanoseconds), Ok(1_733_300_000_500_000));
+        assert_eq!(
+            parse("\"2024-12-04T08:13:20Z\"", EpochUnit::Seconds),
+            Ok(1_733_300_000_000_000)
+        );
+        assert_eq!(
+            parse("\"2024-12-04T09:13:20.5+01:00\"", EpochUnit::Nanoseconds),
+            Ok(1_733_300_000_500_000)
+        );
     }
 
     #[test]
     fn unrepresentable_times_are_rejected() {
-        for text in ["99999999999999999999", "9223372036854775807", "1e300", "253402300800", "-62135596801", "\"yesterday\"", "true", "null", "\"1733300000\""] {
+        for text in [
+            "99999999999999999999",
+            "9223372036854775807",
+            "1e300",
+            "253402300800",
+            "-62135596801",
+            "\"yesterday\"",
+            "true",
+            "null",
+            "\"1733300000\"",
+        ] {
             let result = parse(text, EpochUnit::Seconds);
             let reason = result.expect_err(text);
             assert_eq!(reason.kind, RejectKind::InvalidEventTime, "{text}");
@@ -182,7 +210,13 @@ mod tests {
 
     #[test]
     fn range_edges_are_accepted() {
-        assert_eq!(parse("253402300799", EpochUnit::Seconds), Ok(253_402_300_799_000_000));
-        assert_eq!(parse("-62135596800", EpochUnit::Seconds), Ok(MIN_EVENT_TIME_MICROS));
+        assert_eq!(
+            parse("253402300799", EpochUnit::Seconds),
+            Ok(253_402_300_799_000_000)
+        );
+        assert_eq!(
+            parse("-62135596800", EpochUnit::Seconds),
+            Ok(MIN_EVENT_TIME_MICROS)
+        );
     }
 }

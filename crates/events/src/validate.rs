@@ -83,7 +83,9 @@ impl ValueSeed<'_> {
             DataType::Boolean => "a boolean",
             DataType::Utf8 => "a string",
             DataType::Date32 => "a date string such as \"2024-12-04\"",
-            DataType::Timestamp(_, _) => "an RFC 3339 date-time string such as \"2024-12-04T08:13:20Z\"",
+            DataType::Timestamp(_, _) => {
+                "an RFC 3339 date-time string such as \"2024-12-04T08:13:20Z\""
+            }
             DataType::Struct(_) => "an object",
             DataType::List(_) => "an array",
             _ => "a supported value",
@@ -91,7 +93,11 @@ impl ValueSeed<'_> {
     }
 
     fn mismatch<E: de::Error>(&self, found: impl fmt::Display) -> E {
-        E::custom(format!("{} must be {}, got {found}", self.path, self.expected()))
+        E::custom(format!(
+            "{} must be {}, got {found}",
+            self.path,
+            self.expected()
+        ))
     }
 }
 
@@ -127,7 +133,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<bool, E> {
         match self.data_type {
             DataType::Int64 if i64::try_from(value).is_ok() => Ok(true),
-            DataType::Int64 => Err(E::custom(format!("{} is {value}, beyond the 64-bit integer range", self.path))),
+            DataType::Int64 => Err(E::custom(format!(
+                "{} is {value}, beyond the 64-bit integer range",
+                self.path
+            ))),
             DataType::Float64 => Ok(true),
             _ => Err(self.mismatch(value)),
         }
@@ -181,19 +190,30 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 continue;
             };
             if seen[index].is_some() {
-                return Err(de::Error::custom(format!("{} appears twice", Path::Field(&self.path, &key))));
+                return Err(de::Error::custom(format!(
+                    "{} appears twice",
+                    Path::Field(&self.path, &key)
+                )));
             }
             let present = map.next_value_seed(ValueSeed {
                 data_type: field.data_type(),
-                required: self.required.and_then(|required| required.nested.get(field.name())),
+                required: self
+                    .required
+                    .and_then(|required| required.nested.get(field.name())),
                 file: self.file,
                 path: Path::Field(&self.path, field.name()),
             })?;
             seen[index] = Some(present);
         }
 
-        for name in self.required.map(|required| required.names.as_slice()).unwrap_or_default() {
-            let present = fields.find(name).is_some_and(|(index, _)| seen[index] == Some(true));
+        for name in self
+            .required
+            .map(|required| required.names.as_slice())
+            .unwrap_or_default()
+        {
+            let present = fields
+                .find(name)
+                .is_some_and(|(index, _)| seen[index] == Some(true));
             if !present {
                 return Err(de::Error::custom(format!(
                     "{} is required by {} but missing or null",
@@ -235,17 +255,36 @@ mod tests {
 
     fn fields() -> Fields {
         let location = Fields::from(vec![Field::new("lat", DataType::Float64, true)]);
-        let item = Fields::from(vec![Field::new("sku", DataType::Utf8, true), Field::new("qty", DataType::Int64, true)]);
+        let item = Fields::from(vec![
+            Field::new("sku", DataType::Utf8, true),
+            Field::new("qty", DataType::Int64, true),
+        ]);
         Fields::from(vec![
             Field::new("id", DataType::Int64, true),
             Field::new("temperature", DataType::Float64, true),
             Field::new("name", DataType::Utf8, true),
             Field::new("ok", DataType::Boolean, true),
             Field::new("day", DataType::Date32, true),
-            Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new(
+                "at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
             Field::new("location", DataType::Struct(location), true),
-            Field::new("tags", DataType::List(Arc::new(Field::new("element", DataType::Utf8, true))), true),
-            Field::new("items", DataType::List(Arc::new(Field::new("element", DataType::Struct(item), true))), true),
+            Field::new(
+                "tags",
+                DataType::List(Arc::new(Field::new("element", DataType::Utf8, true))),
+                true,
+            ),
+            Field::new(
+                "items",
+                DataType::List(Arc::new(Field::new(
+                    "element",
+                    DataType::Struct(item),
+                    true,
+                ))),
+                true,
+            ),
         ])
     }
 
@@ -253,27 +292,66 @@ mod tests {
     fn valid_payloads_pass() {
         let payload = r#"{"id": 1, "temperature": 2, "name": "a", "ok": true, "day": "2024-12-04", "at": "2024-12-04T08:13:20Z", "location": {"lat": 1.5}, "tags": ["x", null], "extra": [1, {"a": 2}]}"#;
         assert_eq!(validate_payload(&schema(), payload), Ok(()));
-        assert_eq!(validate_payload(&schema(), r#"{"id": null, "location": null, "tags": null}"#), Ok(()));
+        assert_eq!(
+            validate_payload(&schema(), r#"{"id": null, "location": null, "tags": null}"#),
+            Ok(())
+        );
     }
 
     #[test]
     fn wrong_types_name_the_path() {
         let cases = [
-            (r#"{"id": 45.5}"#, "event_data.id must be an integer, got 45.5"),
-            (r#"{"id": "45"}"#, "event_data.id must be an integer, got \"45\""),
-            (r#"{"id": 18446744073709551615}"#, "event_data.id is 18446744073709551615, beyond the 64-bit integer range"),
-            (r#"{"temperature": "hot"}"#, "event_data.temperature must be a number"),
+            (
+                r#"{"id": 45.5}"#,
+                "event_data.id must be an integer, got 45.5",
+            ),
+            (
+                r#"{"id": "45"}"#,
+                "event_data.id must be an integer, got \"45\"",
+            ),
+            (
+                r#"{"id": 18446744073709551615}"#,
+                "event_data.id is 18446744073709551615, beyond the 64-bit integer range",
+            ),
+            (
+                r#"{"temperature": "hot"}"#,
+                "event_data.temperature must be a number",
+            ),
             (r#"{"ok": 1}"#, "event_data.ok must be a boolean"),
             (r#"{"name": 5}"#, "event_data.name must be a string"),
-            (r#"{"day": "04/12/2024"}"#, "event_data.day must be a date string"),
-            (r#"{"at": "yesterday"}"#, "event_data.at must be an RFC 3339"),
-            (r#"{"location": {"lat": "north"}}"#, "event_data.location.lat must be a number"),
-            (r#"{"location": [1]}"#, "event_data.location must be an object"),
-            (r#"{"tags": ["a", 2]}"#, "event_data.tags[1] must be a string"),
+            (
+                r#"{"day": "04/12/2024"}"#,
+                "event_data.day must be a date string",
+            ),
+            (
+                r#"{"at": "yesterday"}"#,
+                "event_data.at must be an RFC 3339",
+            ),
+            (
+                r#"{"location": {"lat": "north"}}"#,
+                "event_data.location.lat must be a number",
+            ),
+            (
+                r#"{"location": [1]}"#,
+                "event_data.location must be an object",
+            ),
+            (
+                r#"{"tags": ["a", 2]}"#,
+                "event_data.tags[1] must be a string",
+            ),
             (r#"{"id": 1, "id": 2}"#, "event_data.id appears twice"),
-            (r#"{"id": 45.0}"#, "event_data.id must be an integer, got 45.0"),
-            (r#"{"items": [{"sku": "a"}, {"qty": 1}]}"#, "event_data.items[1].sku is required by test.json but missing or null"),
-            (r#"{"items": [{"sku": null}]}"#, "event_data.items[0].sku is required"),
+            (
+                r#"{"id": 45.0}"#,
+                "event_data.id must be an integer, got 45.0",
+            ),
+            (
+                r#"{"items": [{"sku": "a"}, {"qty": 1}]}"#,
+                "event_data.items[1].sku is required by test.json but missing or null",
+            ),
+            (
+                r#"{"items": [{"sku": null}]}"#,
+                "event_data.items[0].sku is required",
+            ),
         ];
         for (payload, expected) in cases {
             let message = validate_payload(&schema(), payload).expect_err(payload);

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use eventlake_events::{DecodeOptions, EventBatchBuilder, EventTableLayout, PayloadSchemas, SourceRecord};
+use eventlake_events::{
+    DecodeOptions, EventBatchBuilder, EventTableLayout, PayloadSchemas, SourceRecord,
+};
 use eventlake_lake::{OffsetRange, SourcePartition};
 
 use crate::config::FlushPolicy;
@@ -18,7 +20,11 @@ pub(crate) struct PendingFlush {
 }
 
 impl PendingFlush {
-    pub fn new(schemas: Arc<PayloadSchemas>, layout: Arc<EventTableLayout>, options: DecodeOptions) -> Self {
+    pub fn new(
+        schemas: Arc<PayloadSchemas>,
+        layout: Arc<EventTableLayout>,
+        options: DecodeOptions,
+    ) -> Self {
         Self {
             builder: EventBatchBuilder::new(schemas, layout, options),
             offsets: BTreeMap::new(),
@@ -60,7 +66,11 @@ impl PendingFlush {
     }
 
     /// Time left until the age limit, for the poll timeout.
-    pub fn time_to_age_limit(&self, policy: &FlushPolicy, now: Instant) -> Option<std::time::Duration> {
+    pub fn time_to_age_limit(
+        &self,
+        policy: &FlushPolicy,
+        now: Instant,
+    ) -> Option<std::time::Duration> {
         self.started
             .map(|started| policy.max_age.saturating_sub(now.duration_since(started)))
     }

@@ -46,7 +46,9 @@ impl FromStr for StartPosition {
         match text {
             "earliest" => Ok(StartPosition::Earliest),
             "latest" => Ok(StartPosition::Latest),
-            other => Err(format!("invalid start position '{other}': expected earliest or latest")),
+            other => Err(format!(
+                "invalid start position '{other}': expected earliest or latest"
+            )),
         }
     }
 }

@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use eventlake_lake::{LakeTable, SourcePartition};
+use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
 use rdkafka::error::KafkaResult;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
-use rdkafka::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::KafkaError;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{IngestConfig, StartPosition};
@@ -47,7 +47,10 @@ pub(crate) struct OffsetReader {
 impl OffsetReader {
     /// Returns, per partition, the lowest last-committed offset over all tables, or no entry
     /// when some table has none for it.
-    async fn committed(&mut self, partitions: &[SourcePartition]) -> Result<HashMap<SourcePartition, i64>, IngestError> {
+    async fn committed(
+        &mut self,
+        partitions: &[SourcePartition],
+    ) -> Result<HashMap<SourcePartition, i64>, IngestError> {
         let mut lowest: Option<HashMap<SourcePartition, i64>> = None;
         for table in &mut self.tables {
             table.refresh().await?;
@@ -86,7 +89,11 @@ pub(crate) struct IngestContext {
 }
 
 impl IngestContext {
-    pub fn new(runtime: tokio::runtime::Handle, reader: OffsetReader, start_position: StartPosition) -> Self {
+    pub fn new(
+        runtime: tokio::runtime::Handle,
+        reader: OffsetReader,
+        start_position: StartPosition,
+    ) -> Self {
         Self {
             runtime,
             reader: Mutex::new(reader),
@@ -125,7 +132,10 @@ impl IngestContext {
 
     /// Sets the start offset of each partition in `list`: after the offset committed to the
     /// lake, or after the last record already consumed, whichever is later.
-    fn set_start_offsets(&self, list: &mut TopicPartitionList) -> Result<Vec<SourcePartition>, IngestError> {
+    fn set_start_offsets(
+        &self,
+        list: &mut TopicPartitionList,
+    ) -> Result<Vec<SourcePartition>, IngestError> {
         let partitions: Vec<SourcePartition> = list
             .elements()
             .iter()
@@ -149,7 +159,9 @@ impl IngestContext {
                 (None, StartPosition::Earliest) => Offset::Beginning,
                 (None, StartPosition::Latest) => Offset::Stored,
             };
-            let lake_offset = committed.get(partition).map_or_else(|| "none".to_string(), i64::to_string);
+            let lake_offset = committed
+                .get(partition)
+                .map_or_else(|| "none".to_string(), i64::to_string);
             let start = match offset {
                 Offset::Offset(start) => start.to_string(),
                 Offset::Beginning => "beginning".to_string(),
@@ -167,10 +179,17 @@ impl IngestContext {
     }
 
     fn assign(&self, consumer: &BaseConsumer<Self>, list: &mut TopicPartitionList) {
-        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
         match self.set_start_offsets(list) {
             Ok(partitions) => {
-                let result = if cooperative { consumer.incremental_assign(list) } else { consumer.assign(list) };
+                let result = if cooperative {
+                    consumer.incremental_assign(list)
+                } else {
+                    consumer.assign(list)
+                };
                 if let Err(error) = result {
                     self.fail(consumer, format!("assigning partitions failed: {error}"));
                     return;
@@ -187,8 +206,15 @@ impl IngestContext {
     }
 
     fn revoke(&self, consumer: &BaseConsumer<Self>, list: &TopicPartitionList) {
-        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
-        let result: KafkaResult<()> = if cooperative { consumer.incremental_unassign(list) } else { consumer.unassign() };
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result: KafkaResult<()> = if cooperative {
+            consumer.incremental_unassign(list)
+        } else {
+            consumer.unassign()
+        };
         if let Err(error) = result {
             warn!(error = %error, "unassigning partitions failed");
         }
@@ -221,17 +247,26 @@ impl ClientContext for IngestContext {
             return;
         };
         match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
                 warn!(facility, suppressed, "librdkafka: {message}")
             }
-            RDKafkaLogLevel::Warning | RDKafkaLogLevel::Notice => info!(facility, suppressed, "librdkafka: {message}"),
-            RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => debug!(facility, suppressed, "librdkafka: {message}"),
+            RDKafkaLogLevel::Warning | RDKafkaLogLevel::Notice => {
+                info!(facility, suppressed, "librdkafka: {message}")
+            }
+            RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => {
+                debug!(facility, suppressed, "librdkafka: {message}")
+            }
         }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
         // Reaching the end of a partition tells --stop-at-end that it is done; it is not an error.
-        if matches!(error, KafkaError::PartitionEOF(_)) || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+        if matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        {
             return;
         }
         let key = format!("{:?}", error.rdkafka_error_code());
@@ -242,7 +277,12 @@ impl ClientContext for IngestContext {
 }
 
 impl ConsumerContext for IngestContext {
-    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, list: &mut TopicPartitionList) {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        list: &mut TopicPartitionList,
+    ) {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, list),
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, list),
@@ -279,7 +319,10 @@ pub(crate) fn client_config(config: &IngestConfig) -> ClientConfig {
         // fetch queue backoff leaves a busy consumer idle half the time.
         .set("fetch.wait.max.ms", "100")
         .set("fetch.queue.backoff.ms", "10")
-        .set("enable.partition.eof", if config.stop_at_end { "true" } else { "false" });
+        .set(
+            "enable.partition.eof",
+            if config.stop_at_end { "true" } else { "false" },
+        );
     for (key, value) in &config.kafka_properties {
         client.set(key, value);
     }
@@ -292,25 +335,39 @@ pub(crate) type IngestConsumer = BaseConsumer<IngestContext>;
 const RESERVED_PROPERTIES: [(&str, &str); 5] = [
     ("bootstrap.servers", "--brokers"),
     ("group.id", "--group"),
-    ("enable.auto.commit", "nothing: offsets are committed after each Delta commit"),
-    ("enable.auto.offset.store", "nothing: offsets are committed after each Delta commit"),
+    (
+        "enable.auto.commit",
+        "nothing: offsets are committed after each Delta commit",
+    ),
+    (
+        "enable.auto.offset.store",
+        "nothing: offsets are committed after each Delta commit",
+    ),
     ("enable.partition.eof", "--stop-at-end"),
 ];
 
 /// Creates the consumer and subscribes it to the configured topics.
-pub(crate) fn create_consumer(config: &IngestConfig, context: IngestContext) -> Result<Arc<IngestConsumer>, IngestError> {
+pub(crate) fn create_consumer(
+    config: &IngestConfig,
+    context: IngestContext,
+) -> Result<Arc<IngestConsumer>, IngestError> {
     for (key, flag) in RESERVED_PROPERTIES {
         if config.kafka_properties.contains_key(key) {
-            return Err(IngestError::ReservedProperty { key: key.to_string(), flag });
+            return Err(IngestError::ReservedProperty {
+                key: key.to_string(),
+                flag,
+            });
         }
     }
     let consumer: IngestConsumer = client_config(config)
         .create_with_context(context)
         .map_err(IngestError::KafkaConfig)?;
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&topics).map_err(|source| IngestError::Subscribe {
-        topics: config.topics.join(", "),
-        source,
-    })?;
+    consumer
+        .subscribe(&topics)
+        .map_err(|source| IngestError::Subscribe {
+            topics: config.topics.join(", "),
+            source,
+        })?;
     Ok(Arc::new(consumer))
 }

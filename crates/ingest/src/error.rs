@@ -44,7 +44,9 @@ pub enum IngestError {
 /// Names the property and value of a librdkafka configuration error once.
 fn describe_config_error(error: &KafkaError) -> String {
     match error {
-        KafkaError::ClientConfig(_, description, key, value) => format!("{key}={value}: {description}"),
+        KafkaError::ClientConfig(_, description, key, value) => {
+            format!("{key}={value}: {description}")
+        }
         other => other.to_string(),
     }
 }

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use eventlake_events::{EventTableLayout, Header, SourceRecord, rejects_partition_columns, rejects_table_schema};
+use eventlake_events::{
+    EventTableLayout, Header, SourceRecord, rejects_partition_columns, rejects_table_schema,
+};
 use eventlake_lake::{LakeTable, OffsetColumns, SourcePartition, TableSpec};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -44,7 +46,10 @@ pub struct IngestSummary {
 /// Runs the ingestor until `shutdown` is set or, with `stop_at_end`, until every assigned
 /// partition has been read to its end. Buffered records are flushed and committed before it
 /// returns.
-pub async fn run(config: IngestConfig, shutdown: Arc<AtomicBool>) -> Result<IngestSummary, IngestError> {
+pub async fn run(
+    config: IngestConfig,
+    shutdown: Arc<AtomicBool>,
+) -> Result<IngestSummary, IngestError> {
     let layout = Arc::new(EventTableLayout::new(&config.schemas, config.granularity));
     let events_spec = TableSpec {
         name: config.tables.events.clone(),
@@ -60,8 +65,14 @@ pub async fn run(config: IngestConfig, shutdown: Arc<AtomicBool>) -> Result<Inge
     };
 
     let writer = TableWriter {
-        events: LakeTable::open_or_create(&config.lake, events_spec.clone(), config.write.clone()).await?,
-        rejects: LakeTable::open_or_create(&config.lake, rejects_spec.clone(), config.write.clone()).await?,
+        events: LakeTable::open_or_create(&config.lake, events_spec.clone(), config.write.clone())
+            .await?,
+        rejects: LakeTable::open_or_create(
+            &config.lake,
+            rejects_spec.clone(),
+            config.write.clone(),
+        )
+        .await?,
     };
     // The rebalance callback reads offsets through handles of its own, so that it never
     // waits for the writer.
@@ -72,7 +83,11 @@ pub async fn run(config: IngestConfig, shutdown: Arc<AtomicBool>) -> Result<Inge
         ],
     };
 
-    let context = IngestContext::new(tokio::runtime::Handle::current(), reader, config.start_position);
+    let context = IngestContext::new(
+        tokio::runtime::Handle::current(),
+        reader,
+        config.start_position,
+    );
     let consumer = create_consumer(&config, context)?;
     info!(brokers = %config.brokers, topics = %config.topics.join(","), group = %config.group_id, lake = %config.lake.url(), "ingest started");
 
@@ -98,7 +113,13 @@ pub async fn run(config: IngestConfig, shutdown: Arc<AtomicBool>) -> Result<Inge
         .map_err(|_| IngestError::ConsumerGone)??;
     // The consumer loop dropped the job sender, so the writer ends after its last job.
     writer_task.await.map_err(|_| IngestError::WriterGone)?;
-    info!(records = summary.records, events = summary.events, rejects = summary.rejects, flushes = summary.flushes, "ingest stopped");
+    info!(
+        records = summary.records,
+        events = summary.events,
+        rejects = summary.rejects,
+        flushes = summary.flushes,
+        "ingest stopped"
+    );
     Ok(summary)
 }
 
@@ -199,7 +220,11 @@ impl ConsumerLoop {
     }
 
     fn new_pending(&self) -> PendingFlush {
-        PendingFlush::new(self.config.schemas.clone(), self.layout.clone(), self.config.decode)
+        PendingFlush::new(
+            self.config.schemas.clone(),
+            self.layout.clone(),
+            self.config.decode,
+        )
     }
 
     fn send(&mut self, pending: PendingFlush) -> Result<(), IngestError> {
@@ -236,11 +261,19 @@ impl ConsumerLoop {
         };
         // The last commit before exit is synchronous so that it is not lost when the consumer
         // closes.
-        let mode = if timeout.is_none() { CommitMode::Sync } else { CommitMode::Async };
+        let mode = if timeout.is_none() {
+            CommitMode::Sync
+        } else {
+            CommitMode::Async
+        };
         self.finish_flush(result, mode)
     }
 
-    fn finish_flush(&mut self, result: Result<FlushDone, IngestError>, mode: CommitMode) -> Result<(), IngestError> {
+    fn finish_flush(
+        &mut self,
+        result: Result<FlushDone, IngestError>,
+        mode: CommitMode,
+    ) -> Result<(), IngestError> {
         self.in_flight = None;
         let done = result?;
         self.summary.events += done.events as u64;
@@ -256,7 +289,11 @@ impl ConsumerLoop {
         let mut list = TopicPartitionList::new();
         for (source, range) in &done.offsets {
             if assigned.contains(source)
-                && let Err(error) = list.add_partition_offset(&source.topic, source.partition, Offset::Offset(range.last + 1))
+                && let Err(error) = list.add_partition_offset(
+                    &source.topic,
+                    source.partition,
+                    Offset::Offset(range.last + 1),
+                )
             {
                 warn!(partition = %source, error = %error, "cannot list the offset to commit to Kafka");
             }
@@ -273,13 +310,18 @@ impl ConsumerLoop {
         let (changed, partitions, failure) = {
             let mut assignment = lock(&self.consumer.context().assignment);
             let changed = std::mem::take(&mut assignment.changed);
-            (changed, assignment.partitions.clone(), assignment.error.take())
+            (
+                changed,
+                assignment.partitions.clone(),
+                assignment.error.take(),
+            )
         };
         if let Some(message) = failure {
             return Err(IngestError::Assignment(message));
         }
         if changed {
-            self.at_end.retain(|partition| partitions.contains(partition));
+            self.at_end
+                .retain(|partition| partitions.contains(partition));
         }
         Ok(())
     }
@@ -291,7 +333,10 @@ impl ConsumerLoop {
             return;
         }
         self.last_notice = Instant::now();
-        if lock(&self.consumer.context().assignment).partitions.is_empty() {
+        if lock(&self.consumer.context().assignment)
+            .partitions
+            .is_empty()
+        {
             warn!(
                 brokers = %self.config.brokers,
                 group = %self.config.group_id,
@@ -303,7 +348,11 @@ impl ConsumerLoop {
 
     fn caught_up(&self) -> bool {
         let assignment = lock(&self.consumer.context().assignment);
-        !assignment.partitions.is_empty() && assignment.partitions.iter().all(|partition| self.at_end.contains(partition))
+        !assignment.partitions.is_empty()
+            && assignment
+                .partitions
+                .iter()
+                .all(|partition| self.at_end.contains(partition))
     }
 
     /// Marks partition number `partition` of every assigned topic as read to its end.
@@ -311,7 +360,11 @@ impl ConsumerLoop {
     // of one topic at its end also marks the same number of the others until they deliver.
     fn mark_at_end(&mut self, partition: i32) {
         let assignment = lock(&self.consumer.context().assignment);
-        for source in assignment.partitions.iter().filter(|source| source.partition == partition) {
+        for source in assignment
+            .partitions
+            .iter()
+            .filter(|source| source.partition == partition)
+        {
             debug!(partition = %source, "partition read to its end");
             self.at_end.insert(source.clone());
         }
@@ -320,7 +373,9 @@ impl ConsumerLoop {
     /// Returns whether the buffered records, with the flush in progress, reached the memory
     /// limit.
     fn over_memory_limit(&self, pending: &PendingFlush) -> bool {
-        !pending.is_empty() && pending.buffered_bytes() + self.in_flight.unwrap_or(0) >= self.config.max_buffer_bytes
+        !pending.is_empty()
+            && pending.buffered_bytes() + self.in_flight.unwrap_or(0)
+                >= self.config.max_buffer_bytes
     }
 
     fn buffer(&mut self, pending: &mut PendingFlush, message: &BorrowedMessage<'_>) {
@@ -346,7 +401,9 @@ impl ConsumerLoop {
             value: message.payload(),
             headers: &headers,
         };
-        self.consumer.context().check_first_record(&source, record.offset);
+        self.consumer
+            .context()
+            .check_first_record(&source, record.offset);
         pending.push(&source, &record);
         self.summary.records += 1;
 

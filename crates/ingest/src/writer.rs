@@ -31,7 +31,9 @@ pub(crate) struct TableWriter {
 
 impl TableWriter {
     async fn flush(&mut self, job: FlushJob) -> Result<FlushDone, IngestError> {
-        let PendingFlush { builder, offsets, .. } = job.pending;
+        let PendingFlush {
+            builder, offsets, ..
+        } = job.pending;
 
         // Payload decoding is CPU work; keep it off the async worker threads.
         let ingested_at = chrono::Utc::now().timestamp_micros();

@@ -146,7 +146,11 @@ impl LakeTable {
         let advancing: Vec<(&SourcePartition, &OffsetRange)> = request
             .offsets
             .iter()
-            .filter(|(source, range)| committed.get(*source).is_none_or(|offset| range.last > *offset))
+            .filter(|(source, range)| {
+                committed
+                    .get(*source)
+                    .is_none_or(|offset| range.last > *offset)
+            })
             .collect();
         if advancing.is_empty() {
             return Ok(AppendOutcome::AlreadyCommitted);
@@ -163,7 +167,9 @@ impl LakeTable {
             .collect();
         overlap.sort();
 
-        let reusable = written.as_ref().is_some_and(|files| files.overlap == overlap);
+        let reusable = written
+            .as_ref()
+            .is_some_and(|files| files.overlap == overlap);
         if !reusable {
             *written = Some(self.write_files(request, overlap).await?);
         }
@@ -206,7 +212,8 @@ impl LakeTable {
         } else {
             self.drop_committed_rows(batch, &overlap)?
         };
-        let skipped_rows = request.batch.as_ref().map_or(0, RecordBatch::num_rows) - batch.num_rows();
+        let skipped_rows =
+            request.batch.as_ref().map_or(0, RecordBatch::num_rows) - batch.num_rows();
         if batch.num_rows() == 0 {
             return Ok(WrittenFiles {
                 overlap,
@@ -223,8 +230,14 @@ impl LakeTable {
             .map_err(|source| AttemptError::Fatal(self.delta_error(source)))?
             .with_writer_properties(properties);
         let rows = batch.num_rows();
-        writer.write(batch).await.map_err(|source| classify(self.delta_error(source)))?;
-        let adds = writer.flush().await.map_err(|source| classify(self.delta_error(source)))?;
+        writer
+            .write(batch)
+            .await
+            .map_err(|source| classify(self.delta_error(source)))?;
+        let adds = writer
+            .flush()
+            .await
+            .map_err(|source| classify(self.delta_error(source)))?;
         Ok(WrittenFiles {
             overlap,
             adds,
@@ -233,7 +246,11 @@ impl LakeTable {
         })
     }
 
-    fn drop_committed_rows(&self, batch: &RecordBatch, overlap: &[(SourcePartition, i64)]) -> Result<RecordBatch, AttemptError> {
+    fn drop_committed_rows(
+        &self,
+        batch: &RecordBatch,
+        overlap: &[(SourcePartition, i64)],
+    ) -> Result<RecordBatch, AttemptError> {
         let Some(columns) = &self.spec.offset_columns else {
             // NOTE: a table whose rows do not map to records cannot take part of a range.
             return Err(AttemptError::Fatal(LakeError::MissingOffsetColumn {
@@ -242,7 +259,8 @@ impl LakeTable {
             }));
         };
         let committed: HashMap<SourcePartition, i64> = overlap.iter().cloned().collect();
-        let keep = uncommitted_rows(&self.spec.name, batch, columns, &committed).map_err(AttemptError::Fatal)?;
+        let keep = uncommitted_rows(&self.spec.name, batch, columns, &committed)
+            .map_err(AttemptError::Fatal)?;
         filter_record_batch(batch, &keep).map_err(|source| {
             AttemptError::Fatal(LakeError::Arrow {
                 table: self.spec.name.clone(),
@@ -253,7 +271,11 @@ impl LakeTable {
 
     /// Commits at exactly the loaded snapshot's version + 1, so that the offsets checked
     /// against that snapshot are still the latest when the commit lands.
-    async fn commit(&mut self, adds: Vec<Add>, transactions: Vec<Transaction>) -> Result<u64, AttemptError> {
+    async fn commit(
+        &mut self,
+        adds: Vec<Add>,
+        transactions: Vec<Transaction>,
+    ) -> Result<u64, AttemptError> {
         let snapshot = self
             .table
             .snapshot()
@@ -265,7 +287,8 @@ impl LakeTable {
             .with_application_transactions(transactions);
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
-            partition_by: Some(self.spec.partition_columns.clone()).filter(|columns| !columns.is_empty()),
+            partition_by: Some(self.spec.partition_columns.clone())
+                .filter(|columns| !columns.is_empty()),
             predicate: None,
         };
         let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
@@ -293,7 +316,9 @@ impl LakeTable {
         }
         match deltalake::checkpoints::create_checkpoint(&self.table, None).await {
             Ok(()) => debug!(table = %self.spec.name, version, "checkpoint written"),
-            Err(error) => warn!(table = %self.spec.name, version, error = %error, "checkpoint failed; the next due one will cover it"),
+            Err(error) => {
+                warn!(table = %self.spec.name, version, error = %error, "checkpoint failed; the next due one will cover it")
+            }
         }
     }
 }
@@ -306,7 +331,10 @@ fn classify(error: LakeError) -> AttemptError {
     match source {
         DeltaTableError::VersionAlreadyExists(_)
         | DeltaTableError::Transaction {
-            source: TransactionError::MaxCommitAttempts(_) | TransactionError::CommitConflict(_) | TransactionError::VersionAlreadyExists(_),
+            source:
+                TransactionError::MaxCommitAttempts(_)
+                | TransactionError::CommitConflict(_)
+                | TransactionError::VersionAlreadyExists(_),
         } => AttemptError::Conflict(source.to_string()),
         DeltaTableError::ObjectStore { .. }
         | DeltaTableError::Io { .. }

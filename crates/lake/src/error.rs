@@ -26,7 +26,9 @@ pub enum LakeError {
         expected: String,
     },
 
-    #[error("batch for table '{table}' lacks column '{column}' needed to track Kafka offsets; this is a bug")]
+    #[error(
+        "batch for table '{table}' lacks column '{column}' needed to track Kafka offsets; this is a bug"
+    )]
     MissingOffsetColumn { table: String, column: String },
 
     #[error("Delta operation on table '{table}' failed: {source}")]

@@ -22,25 +22,33 @@ impl LakeRoot {
             reason,
         };
         if location.trim().is_empty() {
-            return Err(invalid("the location is empty; pass a directory such as ./lake".to_string()));
+            return Err(invalid(
+                "the location is empty; pass a directory such as ./lake".to_string(),
+            ));
         }
 
         if location.contains("://") && !location.starts_with("file://") {
             // NOTE: object stores need deltalake's storage features, which are not built yet.
-            return Err(invalid("only local directories and file:// URLs are supported for now".to_string()));
+            return Err(invalid(
+                "only local directories and file:// URLs are supported for now".to_string(),
+            ));
         }
         let path = match location.strip_prefix("file://") {
             Some(path) => PathBuf::from(path),
             None => PathBuf::from(location),
         };
         if path.exists() && !path.is_dir() {
-            return Err(invalid("it is a file, not a directory; pass a directory".to_string()));
+            return Err(invalid(
+                "it is a file, not a directory; pass a directory".to_string(),
+            ));
         }
-        std::fs::create_dir_all(&path).map_err(|error| invalid(format!("cannot create the directory: {error}")))?;
+        std::fs::create_dir_all(&path)
+            .map_err(|error| invalid(format!("cannot create the directory: {error}")))?;
         let absolute = path
             .canonicalize()
             .map_err(|error| invalid(format!("cannot resolve the directory: {error}")))?;
-        let url = Url::from_directory_path(&absolute).map_err(|()| invalid("not an absolute directory path".to_string()))?;
+        let url = Url::from_directory_path(&absolute)
+            .map_err(|()| invalid("not an absolute directory path".to_string()))?;
         Ok(Self { url })
     }
 
@@ -50,9 +58,13 @@ impl LakeRoot {
             location: format!("{}{name}", self.url),
             reason,
         };
-        let url = self.url.join(&format!("{name}/")).map_err(|error| invalid(error.to_string()))?;
+        let url = self
+            .url
+            .join(&format!("{name}/"))
+            .map_err(|error| invalid(error.to_string()))?;
         if let Ok(path) = url.to_file_path() {
-            std::fs::create_dir_all(&path).map_err(|error| invalid(format!("cannot create the directory: {error}")))?;
+            std::fs::create_dir_all(&path)
+                .map_err(|error| invalid(format!("cannot create the directory: {error}")))?;
         }
         ensure_table_uri(url.as_str()).map_err(|error| invalid(error.to_string()))
     }

@@ -74,13 +74,17 @@ pub(crate) fn uncommitted_rows(
     committed: &HashMap<SourcePartition, i64>,
 ) -> Result<BooleanArray, LakeError> {
     let column = |name: &str| {
-        batch.column_by_name(name).ok_or_else(|| LakeError::MissingOffsetColumn {
-            table: table.to_string(),
-            column: name.to_string(),
-        })
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| LakeError::MissingOffsetColumn {
+                table: table.to_string(),
+                column: name.to_string(),
+            })
     };
     let topics = column(&columns.topic)?.as_string::<i32>().clone();
-    let partitions = column(&columns.partition)?.as_primitive::<Int32Type>().clone();
+    let partitions = column(&columns.partition)?
+        .as_primitive::<Int32Type>()
+        .clone();
     let offsets = column(&columns.offset)?.as_primitive::<Int64Type>().clone();
 
     // Look-ups by (topic, partition) without allocating a key per row.

@@ -4,15 +4,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, MetadataExt, StructType};
-use deltalake::protocol::DeltaOperation;
-use tracing::{info, warn};
-use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::parquet::basic::Compression;
+use deltalake::protocol::DeltaOperation;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use futures::future::try_join_all;
+use tracing::{info, warn};
 use url::Url;
 
 use crate::error::LakeError;
@@ -79,22 +79,33 @@ impl std::fmt::Debug for LakeTable {
 impl LakeTable {
     /// Opens the table `spec.name` under `root`, creating it when missing. An existing table
     /// must have the same schema and partition columns as `spec`.
-    pub async fn open_or_create(root: &LakeRoot, spec: TableSpec, settings: WriteSettings) -> Result<Self, LakeError> {
+    pub async fn open_or_create(
+        root: &LakeRoot,
+        spec: TableSpec,
+        settings: WriteSettings,
+    ) -> Result<Self, LakeError> {
         let url = root.table_url(&spec.name)?;
         let delta_error = |source: DeltaTableError| LakeError::Delta {
             table: spec.name.clone(),
             source,
         };
-        let kernel_schema: StructType = spec.schema.as_ref().try_into_kernel().map_err(|error| LakeError::Delta {
-            table: spec.name.clone(),
-            source: DeltaTableError::from(error),
-        })?;
+        let kernel_schema: StructType =
+            spec.schema
+                .as_ref()
+                .try_into_kernel()
+                .map_err(|error| LakeError::Delta {
+                    table: spec.name.clone(),
+                    source: DeltaTableError::from(error),
+                })?;
 
         // Checking for the log first avoids delta-rs logging an error for a missing table.
         let mut table = DeltaTableBuilder::from_url(url.clone())
             .and_then(|builder| builder.build())
             .map_err(delta_error)?;
-        let exists = table.verify_deltatable_existence().await.map_err(delta_error)?;
+        let exists = table
+            .verify_deltatable_existence()
+            .await
+            .map_err(delta_error)?;
         let table = if exists {
             table.load().await.map_err(delta_error)?;
             table
@@ -126,7 +137,10 @@ impl LakeTable {
     /// Checks the table's partition columns and schema against the spec, adding the
     /// nullable columns and struct fields that the spec has and the table lacks.
     async fn check_layout(&mut self, expected: &StructType) -> Result<(), LakeError> {
-        let snapshot = self.table.snapshot().map_err(|source| self.delta_error(source))?;
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|source| self.delta_error(source))?;
         let found_partitions = snapshot.metadata().partition_columns().to_vec();
         if found_partitions != self.spec.partition_columns {
             return Err(LakeError::PartitionMismatch {
@@ -138,15 +152,20 @@ impl LakeTable {
 
         // A concurrent writer may evolve the schema first; then the check passes on reload.
         for _ in 0..MAX_EVOLVE_ATTEMPTS {
-            let snapshot = self.table.snapshot().map_err(|source| self.delta_error(source))?;
+            let snapshot = self
+                .table
+                .snapshot()
+                .map_err(|source| self.delta_error(source))?;
             let found = snapshot.schema();
             if found.as_ref() == expected {
                 return Ok(());
             }
-            let added = widened_fields(found.as_ref(), expected).map_err(|difference| LakeError::SchemaMismatch {
-                table: self.spec.name.clone(),
-                location: self.url.to_string(),
-                difference,
+            let added = widened_fields(found.as_ref(), expected).map_err(|difference| {
+                LakeError::SchemaMismatch {
+                    table: self.spec.name.clone(),
+                    location: self.url.to_string(),
+                    difference,
+                }
             })?;
             if added.is_empty() {
                 return Err(LakeError::SchemaMismatch {
@@ -165,7 +184,11 @@ impl LakeTable {
             let result = CommitBuilder::default()
                 .with_actions(vec![Action::Metadata(metadata)])
                 .with_max_retries(0)
-                .build(Some(snapshot), self.table.log_store(), DeltaOperation::AddColumn { fields: added })
+                .build(
+                    Some(snapshot),
+                    self.table.log_store(),
+                    DeltaOperation::AddColumn { fields: added },
+                )
                 .await;
             match result {
                 Ok(finalized) => {
@@ -220,16 +243,23 @@ impl LakeTable {
         &self,
         partitions: &[SourcePartition],
     ) -> Result<HashMap<SourcePartition, i64>, LakeError> {
-        let snapshot = self.table.snapshot().map_err(|source| self.delta_error(source))?;
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|source| self.delta_error(source))?;
         let log_store = self.table.log_store();
         let lookups = partitions.iter().map(|partition| {
             let log_store = log_store.clone();
             async move {
-                let version = snapshot.transaction_version(log_store.as_ref(), app_id(partition)).await?;
+                let version = snapshot
+                    .transaction_version(log_store.as_ref(), app_id(partition))
+                    .await?;
                 Ok::<_, DeltaTableError>((partition.clone(), version))
             }
         });
-        let versions = try_join_all(lookups).await.map_err(|source| self.delta_error(source))?;
+        let versions = try_join_all(lookups)
+            .await
+            .map_err(|source| self.delta_error(source))?;
         Ok(versions
             .into_iter()
             .filter_map(|(partition, version)| version.map(|version| (partition, version)))

@@ -6,7 +6,9 @@ use deltalake::datafusion::error::DataFusionError;
 /// A failure to open the lake or to run a statement.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    #[error("lake directory {path} cannot be read: {source}; pass an existing directory with --lake")]
+    #[error(
+        "lake directory {path} cannot be read: {source}; pass an existing directory with --lake"
+    )]
     LakeNotFound {
         path: String,
         #[source]
@@ -20,7 +22,9 @@ pub enum QueryError {
         source: DeltaTableError,
     },
 
-    #[error("{0}: the session is read-only, so statements that write files, change tables or register outside locations are rejected")]
+    #[error(
+        "{0}: the session is read-only, so statements that write files, change tables or register outside locations are rejected"
+    )]
     ReadOnly(String),
 
     /// A statement that failed to parse, plan or run; DataFusion's message names the position.

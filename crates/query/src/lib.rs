@@ -9,6 +9,6 @@
 mod error;
 mod session;
 
-pub use error::QueryError;
 pub use deltalake::datafusion::sql::parser::Statement;
+pub use error::QueryError;
 pub use session::LakeSession;

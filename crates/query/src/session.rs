@@ -20,10 +20,12 @@ pub struct LakeSession {
 impl LakeSession {
     /// Opens a session over the tables under `root`.
     pub fn open(root: &Path) -> Result<Self, QueryError> {
-        let root = root.canonicalize().map_err(|source| QueryError::LakeNotFound {
-            path: root.display().to_string(),
-            source,
-        })?;
+        let root = root
+            .canonicalize()
+            .map_err(|source| QueryError::LakeNotFound {
+                path: root.display().to_string(),
+                source,
+            })?;
         Ok(Self {
             root,
             context: SessionContext::new(),
@@ -55,10 +57,14 @@ impl LakeSession {
             let path = self.root.join(&name);
             let url = Url::from_directory_path(&path).map_err(|()| QueryError::Table {
                 table: name.clone(),
-                source: deltalake::DeltaTableError::InvalidTableLocation(path.display().to_string()),
+                source: deltalake::DeltaTableError::InvalidTableLocation(
+                    path.display().to_string(),
+                ),
             })?;
             let table: DeltaTable = deltalake::open_table(url).await.map_err(table_error)?;
-            table.update_datafusion_session(&self.context.state()).map_err(table_error)?;
+            table
+                .update_datafusion_session(&self.context.state())
+                .map_err(table_error)?;
             let provider = table.table_provider().await?;
             self.context.deregister_table(name.as_str())?;
             self.context.register_table(name.as_str(), provider)?;

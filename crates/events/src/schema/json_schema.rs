@@ -68,13 +68,18 @@ impl TypeSchema {
             ignored: RefCell::new(Vec::new()),
         };
         if event_type.is_empty() || event_type.starts_with('.') {
-            return Err(converter.unsupported("", "the file name must be the event type followed by .json, such as sensor_data.json"));
+            return Err(converter.unsupported(
+                "",
+                "the file name must be the event type followed by .json, such as sensor_data.json",
+            ));
         }
 
         let root_type = converter.type_names(document, "")?;
         converter.note_unenforced(document, "", root_type.name);
         if root_type.name != "object" {
-            return Err(converter.unsupported("", "the top-level schema must have \"type\": \"object\""));
+            return Err(
+                converter.unsupported("", "the top-level schema must have \"type\": \"object\"")
+            );
         }
         let (fields, required) = converter.object_fields(document, "")?;
         let strict = document.get("additionalProperties") == Some(&Value::Bool(false));
@@ -124,7 +129,11 @@ impl Converter<'_> {
     fn unsupported(&self, pointer: &str, message: impl Into<String>) -> SchemaError {
         SchemaError::Unsupported {
             path: self.path.to_path_buf(),
-            pointer: if pointer.is_empty() { "/".to_string() } else { pointer.to_string() },
+            pointer: if pointer.is_empty() {
+                "/".to_string()
+            } else {
+                pointer.to_string()
+            },
             message: message.into(),
         }
     }
@@ -169,7 +178,9 @@ impl Converter<'_> {
                     )),
                 }
             }
-            Some(other) => Err(self.unsupported(pointer, format!("\"type\" must be a string, found {other}"))),
+            Some(other) => {
+                Err(self.unsupported(pointer, format!("\"type\" must be a string, found {other}")))
+            }
             None => {
                 let composition = ["$ref", "oneOf", "anyOf", "allOf", "not", "if"]
                     .into_iter()
@@ -185,7 +196,11 @@ impl Converter<'_> {
         }
     }
 
-    fn object_fields(&self, node: &Value, pointer: &str) -> Result<(Fields, RequiredFields), SchemaError> {
+    fn object_fields(
+        &self,
+        node: &Value,
+        pointer: &str,
+    ) -> Result<(Fields, RequiredFields), SchemaError> {
         let properties = match node.get("properties") {
             Some(Value::Object(properties)) if !properties.is_empty() => properties,
             _ => {
@@ -199,7 +214,11 @@ impl Converter<'_> {
         let required_names: Vec<&str> = match node.get("required") {
             None => Vec::new(),
             Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).collect(),
-            Some(_) => return Err(self.unsupported(pointer, "\"required\" must be a list of property names")),
+            Some(_) => {
+                return Err(
+                    self.unsupported(pointer, "\"required\" must be a list of property names")
+                );
+            }
         };
         for name in &required_names {
             if !properties.contains_key(*name) {
@@ -217,7 +236,9 @@ impl Converter<'_> {
         };
         for (name, child) in properties {
             let child_pointer = format!("{pointer}/properties/{name}");
-            let same_but_case = properties.keys().find(|other| *other != name && other.eq_ignore_ascii_case(name));
+            let same_but_case = properties
+                .keys()
+                .find(|other| *other != name && other.eq_ignore_ascii_case(name));
             if let Some(other) = same_but_case {
                 return Err(self.unsupported(
                     &child_pointer,
@@ -240,7 +261,11 @@ impl Converter<'_> {
     }
 
     /// Converts a schema node; also returns the required fields of the objects in it.
-    fn data_type(&self, node: &Value, pointer: &str) -> Result<(DataType, RequiredFields), SchemaError> {
+    fn data_type(
+        &self,
+        node: &Value,
+        pointer: &str,
+    ) -> Result<(DataType, RequiredFields), SchemaError> {
         let type_name = self.type_names(node, pointer)?;
         self.note_unenforced(node, pointer, type_name.name);
         let data_type = match type_name.name {
@@ -252,7 +277,8 @@ impl Converter<'_> {
                 let items = node
                     .get("items")
                     .ok_or_else(|| self.unsupported(pointer, "an array needs \"items\""))?;
-                let (item_type, item_required) = self.data_type(items, &format!("{pointer}/items"))?;
+                let (item_type, item_required) =
+                    self.data_type(items, &format!("{pointer}/items"))?;
                 let list = DataType::List(Arc::new(Field::new("element", item_type, true)));
                 return Ok((list, item_required));
             }

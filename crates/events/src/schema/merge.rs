@@ -9,7 +9,9 @@ use deltalake::arrow::datatypes::{DataType, Field, Fields};
 use super::{SchemaError, TypeSchema};
 
 /// Merges the fields of every type into one list, in first-seen order.
-pub(super) fn union_fields<'a>(types: impl Iterator<Item = &'a TypeSchema>) -> Result<Fields, SchemaError> {
+pub(super) fn union_fields<'a>(
+    types: impl Iterator<Item = &'a TypeSchema>,
+) -> Result<Fields, SchemaError> {
     let mut merged: Vec<Field> = Vec::new();
     let mut origins: HashMap<String, PathBuf> = HashMap::new();
     for type_schema in types {
@@ -27,9 +29,9 @@ fn merge_field_lists(
 ) -> Result<Vec<Field>, SchemaError> {
     for field in incoming {
         let path = format!("{prefix}{}", field.name());
-        let same_but_case = target
-            .iter()
-            .find(|existing| existing.name() != field.name() && existing.name().eq_ignore_ascii_case(field.name()));
+        let same_but_case = target.iter().find(|existing| {
+            existing.name() != field.name() && existing.name().eq_ignore_ascii_case(field.name())
+        });
         if let Some(existing) = same_but_case {
             let existing_path = format!("{prefix}{}", existing.name());
             return Err(SchemaError::CaseConflict {
@@ -39,13 +41,22 @@ fn merge_field_lists(
                 second_file: source.file.clone(),
             });
         }
-        match target.iter().position(|existing| existing.name() == field.name()) {
+        match target
+            .iter()
+            .position(|existing| existing.name() == field.name())
+        {
             None => {
                 origins.entry(path).or_insert_with(|| source.file.clone());
                 target.push(field.as_ref().clone());
             }
             Some(index) => {
-                let merged_type = merge_types(target[index].data_type(), field.data_type(), &path, source, origins)?;
+                let merged_type = merge_types(
+                    target[index].data_type(),
+                    field.data_type(),
+                    &path,
+                    source,
+                    origins,
+                )?;
                 target[index] = Field::new(field.name(), merged_type, true);
             }
         }
@@ -63,7 +74,10 @@ fn merge_types(
     match (existing, incoming) {
         (DataType::Struct(existing_fields), DataType::Struct(incoming_fields)) => {
             let fields = merge_field_lists(
-                existing_fields.iter().map(|field| field.as_ref().clone()).collect(),
+                existing_fields
+                    .iter()
+                    .map(|field| field.as_ref().clone())
+                    .collect(),
                 incoming_fields,
                 &format!("{path}."),
                 source,
@@ -79,7 +93,9 @@ fn merge_types(
                 source,
                 origins,
             )?;
-            Ok(DataType::List(Arc::new(Field::new("element", item_type, true))))
+            Ok(DataType::List(Arc::new(Field::new(
+                "element", item_type, true,
+            ))))
         }
         (left, right) if left == right => Ok(left.clone()),
         (left, right) => Err(SchemaError::Conflict {

@@ -18,7 +18,9 @@ pub use json_schema::{RequiredFields, TypeSchema};
 /// Errors found while loading `schemas/`; each names the file and what to change in it.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    #[error("cannot read schema directory {path}: {source}; pass an existing directory with --schemas")]
+    #[error(
+        "cannot read schema directory {path}: {source}; pass an existing directory with --schemas"
+    )]
     ReadDir {
         path: PathBuf,
         source: std::io::Error,
@@ -58,7 +60,9 @@ pub enum SchemaError {
         second_field: String,
         second_file: PathBuf,
     },
-    #[error("schema directory {path} contains no *.json files; add one JSON Schema file per event type")]
+    #[error(
+        "schema directory {path} contains no *.json files; add one JSON Schema file per event type"
+    )]
     Empty { path: PathBuf },
 }
 
@@ -85,7 +89,10 @@ impl PayloadSchemas {
                     source,
                 })?
                 .path();
-            if path.extension().is_some_and(|extension| extension == "json") {
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "json")
+            {
                 files.push(path);
             }
         }
