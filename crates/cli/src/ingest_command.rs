@@ -34,11 +34,12 @@ pub async fn run(args: IngestArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Sets `shutdown` on SIGINT or SIGTERM, so the ingestor flushes, commits and exits 0. A
-/// second signal at least two seconds later exits at once with 128 + the signal number;
-/// nothing is lost, because uncommitted records are read again. Signals closer together are
-/// taken as one, because `timeout` and process supervisors often signal both the process and
-/// its process group.
+/// Sets `shutdown` on SIGINT or SIGTERM, so the ingestor flushes, commits and exits 0.
+///
+/// A second signal at least two seconds later exits at once with 128 + the signal number.
+/// Nothing is lost then, because uncommitted records are read again after a restart. Signals
+/// closer together count as one, because a supervisor such as `timeout` can deliver one
+/// signal twice.
 fn spawn_signal_handler(shutdown: Arc<AtomicBool>) {
     tokio::spawn(async move {
         let mut terminate = match tokio::signal::unix::signal(

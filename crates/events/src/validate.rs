@@ -31,7 +31,7 @@ pub(crate) fn validate_payload(schema: &TypeSchema, payload: &str) -> Result<(),
 }
 
 /// serde_json appends "at line L column C" to custom errors; the payload is one line and the
-/// field path already says where, so that suffix is dropped.
+/// field path already locates the value, so that suffix is dropped.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(index) => message[..index].to_string(),

@@ -263,7 +263,7 @@ impl ClientContext for IngestContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        // Reaching the end of a partition tells --stop-at-end that it is done; it is not an error.
+        // Reaching the end of a partition signals --stop-at-end that it is done, so it is not an error.
         if matches!(error, KafkaError::PartitionEOF(_))
             || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
         {

@@ -170,7 +170,7 @@ impl ConsumerLoop {
             // its own queue limit (queued.max.messages.kbytes).
             //
             // The loop does not pause partitions: resuming makes librdkafka fetch from the
-            // middle of a record batch, which some brokers answer with the next batch.
+            // middle of a record batch, and some brokers return the next batch for such a fetch.
             let over_memory = self.over_memory_limit(&pending);
             if over_memory || pending.should_flush(&self.config.flush, Instant::now()) {
                 if self.in_flight.is_none() {
@@ -327,7 +327,7 @@ impl ConsumerLoop {
     }
 
     /// Logs now and then while the group gives this member no partition, so that a run that
-    /// cannot reach its brokers or group coordinator says so.
+    /// cannot reach its brokers or group coordinator reports it.
     fn notice_if_unassigned(&mut self) {
         if self.last_notice.elapsed() < WAITING_NOTICE_INTERVAL {
             return;
