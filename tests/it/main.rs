@@ -2,7 +2,9 @@
 
 mod cli;
 mod decode;
+mod fixture;
 mod ingest;
 mod lake;
+mod slt;
 mod sql;
 mod support;

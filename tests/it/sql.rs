@@ -1,11 +1,15 @@
-//! `eventlake sql` as a user runs it, over tables written by the ingest path.
+//! `eventlake sql` as a user runs it, over the fixture lake written by the ingest path: the
+//! output is compared as text, with timings, commit times and sizes masked.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::support::{Kafka, ingest_to_end, test_config};
+use regex::Regex;
 
-fn eventlake_sql(lake: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+use crate::fixture::fixture_lake;
+
+fn eventlake_sql(lake: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
         .arg("sql")
         .arg("--lake")
@@ -24,85 +28,341 @@ fn eventlake_sql(lake: &std::path::Path, args: &[&str], stdin: Option<&str>) -> 
     child.wait_with_output().expect("binary exits")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sql_command_reads_ingested_tables() {
-    let kafka = Kafka::start();
-    kafka.create_topic("query", 1);
-    for (id, event_type, data) in [
-        (1, "sensor_data", r#"{"sensor_id": 7, "temperature": 21.5}"#),
-        (2, "sensor_data", r#"{"sensor_id": 7, "temperature": 22.5}"#),
-        (
-            3,
-            "device_status",
-            r#"{"device_id": "d1", "status": "online"}"#,
-        ),
-    ] {
-        let value = format!(
-            r#"{{"event_id": {id}, "event_type": "{event_type}", "event_time": 1733300000, "event_data": {data}}}"#
-        );
-        kafka.send("query", 0, None, Some(value.as_bytes()), &[]);
-    }
-    kafka.send("query", 0, None, Some(b"not json"), &[]);
-    kafka.flush();
-    let dir = tempfile::tempdir().expect("temp dir");
-    ingest_to_end(test_config(&kafka.brokers(), "query", dir.path())).await;
-    let lake = dir.path();
+/// Masks what changes from run to run and squeezes the padding that depends on it.
+fn masked(text: &str) -> String {
+    let elapsed = Regex::new(r" in \d+\.\d{3} s").expect("regex");
+    let commit_time = Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z").expect("regex");
+    let size = Regex::new(r"\b\d+(\.\d)? (B|KiB|MiB)\b").expect("regex");
+    let dashes = Regex::new(r"-{2,}").expect("regex");
+    text.lines()
+        .map(|line| {
+            let line = elapsed.replace_all(line, " in <elapsed>");
+            let line = commit_time.replace_all(&line, "<time>");
+            let line = size.replace_all(&line, "<size>");
+            let line = dashes.replace_all(&line, "-");
+            line.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
-    let csv = eventlake_sql(
-        lake,
+fn stdout(output: &Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn shell_commands_and_queries_print_aligned_results() {
+    let script = r#"
+\d
+\history events
+\timing off
+SELECT event_type, count(*) AS events
+FROM events   -- statements span lines
+GROUP BY event_type
+ORDER BY event_type;
+\maxrows 2
+SELECT event_id, event_time FROM events ORDER BY event_id;
+SELECT event_id FROM events WHERE event_id < 0;
+\format csv
+SELECT count(*) AS n FROM "events@v1";
+"#;
+    let output = eventlake_sql(fixture_lake(), &[], Some(script));
+    let expected = r#"+-+-+-+-+-+-+
+| table | version | files | size | last_commit | partitioned_by |
++-+-+-+-+-+-+
+| events | 2 | 6 | <size> | <time> | event_type, event_date |
+| rejects | 2 | 2 | <size> | <time> | rejected_date |
++-+-+-+-+-+-+
+2 rows
++-+-+-+-+-+-+
+| version | committed_at | operation | rows_added | files_added | files_removed |
++-+-+-+-+-+-+
+| 2 | <time> | WRITE | 5 | 1 | 0 |
+| 1 | <time> | WRITE | 17 | 5 | 0 |
+| 0 | <time> | CREATE TABLE | 0 | 0 | 0 |
++-+-+-+-+-+-+
+3 rows
+Timing is off.
++-+-+
+| event_type | events |
++-+-+
+| device_status | 3 |
+| sensor_data | 17 |
+| user_action | 2 |
++-+-+
+3 rows
+Results print at most 2 rows.
++-+-+
+| event_id | event_time |
++-+-+
+| 1 | 2024-12-04T04:00:00Z |
+| 2 | 2024-12-04T08:00:00Z |
++-+-+
+22 rows (2 shown; \maxrows 0 prints all)
++-+
+| event_id |
++-+
+0 rows
+Output format is Csv.
+n
+17"#;
+    assert_eq!(masked(&stdout(&output)), masked(expected));
+}
+
+#[test]
+fn describe_lists_columns_partitions_and_size() {
+    let output = eventlake_sql(fixture_lake(), &["-c", "\\d rejects"], None);
+    let text = masked(&stdout(&output));
+    assert!(
+        text.starts_with(
+            "Table rejects: version 2, 2 files, <size>, last commit <time>\nPartitioned by: rejected_date\n"
+        ),
+        "{text}"
+    );
+    for row in [
+        "| kafka_offset | Int64 | false | false |",
+        "| reason_code | Utf8View | false | false |",
+        "| rejected_date | Date32 | false | true |",
+    ] {
+        assert!(text.contains(row), "missing {row} in\n{text}");
+    }
+
+    let output = eventlake_sql(
+        fixture_lake(),
+        &["--format", "csv", "-c", "\\d events"],
+        None,
+    );
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("column,type,nullable,partition\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("event_data.temperature,Float64,true,false\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_output_format_prints_the_same_rows() {
+    let query = "SELECT event_id, event_data.status AS status FROM events WHERE event_type = 'device_status' ORDER BY event_id";
+    let run = |format: &str| {
+        stdout(&eventlake_sql(
+            fixture_lake(),
+            &["--format", format, "-c", query],
+            None,
+        ))
+    };
+    assert_eq!(
+        run("csv"),
+        "event_id,status\n13,online\n14,offline\n15,online\n"
+    );
+    assert_eq!(
+        run("tsv"),
+        "event_id\tstatus\n13\tonline\n14\toffline\n15\tonline\n"
+    );
+    assert_eq!(
+        run("json"),
+        "[{\"event_id\":13,\"status\":\"online\"},{\"event_id\":14,\"status\":\"offline\"},{\"event_id\":15,\"status\":\"online\"}]\n"
+    );
+    assert_eq!(
+        run("ndjson"),
+        "{\"event_id\":13,\"status\":\"online\"}\n{\"event_id\":14,\"status\":\"offline\"}\n{\"event_id\":15,\"status\":\"online\"}\n"
+    );
+}
+
+#[test]
+fn explain_shows_that_one_type_and_day_reads_only_its_partition() {
+    let output = eventlake_sql(
+        fixture_lake(),
         &[
             "--format",
             "csv",
             "-c",
-            "SELECT event_type, count(*) AS events, avg(event_data.temperature) AS temperature FROM events GROUP BY event_type ORDER BY event_type",
+            "EXPLAIN SELECT avg(event_data.temperature) FROM events WHERE event_type = 'sensor_data' AND event_date = DATE '2024-12-05'",
         ],
         None,
     );
-    assert_eq!(
-        csv.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&csv.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&csv.stdout),
-        "event_type,events,temperature\ndevice_status,1,\nsensor_data,2,22.0\n"
-    );
-
-    let ndjson = eventlake_sql(
-        lake,
-        &["--format", "ndjson"],
-        Some("SELECT reason_code FROM rejects;"),
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&ndjson.stdout),
-        "{\"reason_code\":\"invalid_json\"}\n"
-    );
-
-    let table = eventlake_sql(
-        lake,
-        &["-c", "SELECT event_time FROM events WHERE event_id = 3"],
-        None,
-    );
-    let text = String::from_utf8_lossy(&table.stdout);
+    let plan = stdout(&output);
+    let files =
+        Regex::new(r"event_type=[^/]+/event_date=[^/]+/part-[^,\]\s]+\.parquet").expect("regex");
+    let scanned: Vec<&str> = files.find_iter(&plan).map(|found| found.as_str()).collect();
     assert!(
-        text.contains("2024-12-04T08:13:20Z"),
-        "timestamps are shown in UTC:\n{text}"
+        !scanned.is_empty(),
+        "the plan lists the files it reads:\n{plan}"
     );
-    assert!(text.contains("1 row in "), "{text}");
+    for file in &scanned {
+        assert!(
+            file.starts_with("event_type=sensor_data/event_date=2024-12-05/"),
+            "a file outside the partition is read: {file}\n{plan}"
+        );
+    }
 
-    let copy_target = lake.join("copied.csv");
-    let copy = eventlake_sql(
+    let all_files = std::fs::read_dir(fixture_lake().join("events/event_type=sensor_data"))
+        .expect("partition directory")
+        .count();
+    assert!(all_files > 1, "the fixture has several sensor days");
+}
+
+#[test]
+fn errors_are_one_line_with_a_non_zero_status() {
+    let lake = fixture_lake();
+    for (args, needle) in [
+        (vec!["-c", "SELEC 1"], "SELEC"),
+        (vec!["-c", "SELECT nosuch FROM events"], "nosuch"),
+        (vec!["-c", "SELECT * FROM missing_table"], "missing_table"),
+        (vec!["-c", "SELECT * FROM \"events@v99\""], "events@v99"),
+        (vec!["-c", "\\frobnicate"], "\\help"),
+        (vec!["-c", "\\format xml"], "ndjson"),
+        (vec!["-c", "COPY events TO 'x.csv'"], "--allow-writes"),
+    ] {
+        let output = eventlake_sql(lake, &args, None);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(needle),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("backtrace"), "{stderr}");
+    }
+
+    // A failing statement stops a script; the statements before it have printed.
+    let output = eventlake_sql(
         lake,
-        &["-c", &format!("COPY events TO '{}'", copy_target.display())],
-        None,
+        &[],
+        Some("SELECT 1 AS one;\nSELECT * FROM nope;\nSELECT 2;\n"),
     );
-    assert_eq!(copy.status.code(), Some(1));
-    assert!(!copy_target.exists(), "a read-only session writes no file");
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("|   1 |"), "{text}");
+    assert!(!text.contains("| 2 "), "{text}");
 
-    let typo = eventlake_sql(lake, &["-c", "SELEC 1"], None);
-    let stderr = String::from_utf8_lossy(&typo.stderr);
-    assert_eq!(typo.status.code(), Some(1));
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("SELEC"), "{stderr}");
+    let missing = eventlake_sql(&lake.join("no-such-dir"), &["-c", "SELECT 1"], None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--lake"));
+}
+
+#[test]
+fn writes_need_the_allow_writes_flag() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let target = out.path().join("sensors.csv");
+    let copy = format!(
+        "COPY (SELECT event_id FROM events WHERE event_type = 'user_action' ORDER BY event_id) TO '{}' STORED AS CSV",
+        target.display()
+    );
+    let refused = eventlake_sql(fixture_lake(), &["-c", &copy], None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(!target.exists(), "a read-only session writes no file");
+
+    let allowed = eventlake_sql(fixture_lake(), &["--allow-writes", "-c", &copy], None);
+    stdout(&allowed);
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("COPY wrote the file"),
+        "event_id\n16\n17\n"
+    );
+
+    // A table created in the session lives in memory; the lake's names stay reserved.
+    let session = "CREATE TABLE totals AS SELECT event_type, count(*) AS n FROM events GROUP BY 1;\nSELECT n FROM totals WHERE event_type = 'sensor_data';\nCREATE TABLE events AS SELECT 1;\n";
+    let output = eventlake_sql(
+        fixture_lake(),
+        &["--allow-writes", "--format", "csv"],
+        Some(session),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("n\n17\n"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("'events' already exists"));
+}
+
+/// Runs the shell on a pseudo-terminal (through util-linux `script`), typing `keys` one
+/// chunk at a time with a pause after each, and returns everything the terminal showed.
+fn interactive_session(lake: &Path, history: &Path, keys: &[(&str, u64)]) -> (Option<i32>, String) {
+    let command = format!(
+        "{} sql --lake '{}' --history '{}'",
+        env!("CARGO_BIN_EXE_eventlake"),
+        lake.display(),
+        history.display()
+    );
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux runs");
+    let mut input = child.stdin.take().expect("stdin");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for (chunk, pause_ms) in keys {
+        input.write_all(chunk.as_bytes()).expect("type");
+        input.flush().expect("flush");
+        std::thread::sleep(std::time::Duration::from_millis(*pause_ms));
+    }
+    drop(input);
+
+    // A shell that does not quit is killed, so a failure cannot hang the test run.
+    let mut screen = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut screen, &mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    (status, reader.join().expect("reader"))
+}
+
+#[test]
+fn interactive_shell_edits_keeps_history_and_cancels_queries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let history = dir.path().join("history");
+    let (status, screen) = interactive_session(
+        fixture_lake(),
+        &history,
+        &[
+            // A statement over two lines, then Ctrl-C at the prompt drops a pending one.
+            ("SELECT count(*) AS total\r", 300),
+            ("FROM events;\r", 1500),
+            ("SELECT 'dropped' AS never\r", 300),
+            ("\x03", 300),
+            // A sum over 10^11 generated rows runs for minutes; Ctrl-C cancels it.
+            ("SELECT sum(value) FROM range(100000000000);\r", 3000),
+            ("\x03", 1500),
+            ("SELECT 'still here' AS after;\r", 1500),
+            ("\x04", 1000),
+        ],
+    );
+    assert_eq!(status, Some(0), "{screen}");
+    assert!(
+        screen.contains("SQL shell over 2 table(s): events, rejects"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("       -> "),
+        "continuation prompt:\n{screen}"
+    );
+    assert!(screen.contains("|    22 |"), "{screen}");
+    assert!(!screen.contains("| dropped"), "{screen}");
+    assert!(screen.contains("query cancelled"), "{screen}");
+    assert!(screen.contains("| still here |"), "{screen}");
+
+    let saved = std::fs::read_to_string(&history).expect("history file written");
+    assert!(saved.contains("SELECT count(*) AS total"), "{saved}");
+    assert!(saved.contains("SELECT 'still here' AS after;"), "{saved}");
 }

@@ -51,6 +51,7 @@ pub enum OutputFormat {
 
 /// Flags of `eventlake sql`.
 #[derive(Debug, Args)]
+#[command(after_long_help = crate::shell::HELP)]
 pub struct SqlArgs {
     /// Lake root directory holding the Delta tables [default: ./lake].
     #[arg(
@@ -62,12 +63,12 @@ pub struct SqlArgs {
     )]
     pub lake: String,
 
-    /// SQL to run; repeat for several statements. Without -c or -f, SQL is read from
-    /// standard input.
+    /// SQL or a backslash command to run; repeat for several. Without -c or -f, statements
+    /// are read from standard input, or an interactive shell starts on a terminal.
     #[arg(short = 'c', long = "command", value_name = "SQL")]
     pub command: Vec<String>,
 
-    /// File of SQL statements, each ended by ';'.
+    /// File of SQL statements, each ended by ';', and backslash commands, one per line.
     #[arg(
         short = 'f',
         long = "file",
@@ -79,6 +80,18 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, env = "EVENTLAKE_FORMAT", value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+
+    /// Rows printed per result; 0 prints all [default: 40 in the shell, all otherwise].
+    #[arg(long, env = "EVENTLAKE_MAX_ROWS", value_name = "N")]
+    pub max_rows: Option<usize>,
+
+    /// Allow statements that write files or change tables (COPY, INSERT, CREATE TABLE, ...).
+    #[arg(long, env = "EVENTLAKE_ALLOW_WRITES")]
+    pub allow_writes: bool,
+
+    /// History file of the interactive shell [default: ~/.eventlake_history].
+    #[arg(long, env = "EVENTLAKE_HISTORY", value_name = "FILE")]
+    pub history: Option<PathBuf>,
 }
 
 /// Flags of `eventlake ingest`.

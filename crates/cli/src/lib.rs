@@ -6,7 +6,7 @@ mod error;
 mod ingest_command;
 mod logging;
 mod settings;
-mod sql_command;
+mod shell;
 mod units;
 
 use std::process::ExitCode;
@@ -24,7 +24,11 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return report_usage_error(error),
     };
-    logging::init(cli.log_format);
+    let default_filter = match cli.command {
+        args::Command::Ingest(_) => logging::INGEST_FILTER,
+        args::Command::Sql(_) => logging::SHELL_FILTER,
+    };
+    logging::init(cli.log_format, default_filter);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -39,7 +43,7 @@ pub fn run() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             args::Command::Ingest(ingest_args) => ingest_command::run(ingest_args).await,
-            args::Command::Sql(sql_args) => sql_command::run(sql_args).await,
+            args::Command::Sql(sql_args) => shell::run(sql_args).await,
         }
     });
 

@@ -6,15 +6,19 @@ use tracing_subscriber::EnvFilter;
 
 use crate::args::LogFormat;
 
-const DEFAULT_FILTER: &str = "warn,deltalake_core::writer::stats=error,eventlake=info,eventlake_ingest=info,eventlake_lake=info,eventlake_cli=info";
+/// The ingestor's default: `info` for eventlake, `warn` for libraries.
+pub const INGEST_FILTER: &str = "warn,deltalake_core::writer::stats=error,eventlake=info,eventlake_ingest=info,eventlake_lake=info,eventlake_cli=info";
+
+/// The SQL shell's default: warnings of eventlake only. The shell reports every failed
+/// statement itself, so library logs of the same failure would only repeat it.
+pub const SHELL_FILTER: &str = "off,eventlake=warn,eventlake_query=warn,eventlake_cli=warn";
 
 /// Installs the log subscriber. `EVENTLAKE_LOG` (or `RUST_LOG`) sets the filter, such as
-/// `debug` or `eventlake_lake=debug`. The default is `info` for eventlake and `warn` for
-/// libraries, less delta-rs's per-file warning that binary columns get no statistics.
-pub fn init(format: LogFormat) {
+/// `debug` or `eventlake_lake=debug`; `default_filter` applies otherwise.
+pub fn init(format: LogFormat, default_filter: &str) {
     let filter = std::env::var("EVENTLAKE_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| DEFAULT_FILTER.to_string());
+        .unwrap_or_else(|_| default_filter.to_string());
     let filter = match check_levels(&filter)
         .and_then(|()| EnvFilter::try_new(&filter).map_err(|error| error.to_string()))
     {
@@ -23,7 +27,7 @@ pub fn init(format: LogFormat) {
             eprintln!(
                 "warning: invalid log filter '{filter}' in EVENTLAKE_LOG ({error}); using the default"
             );
-            EnvFilter::new(DEFAULT_FILTER)
+            EnvFilter::new(default_filter)
         }
     };
 

@@ -23,11 +23,71 @@ pub enum QueryError {
     },
 
     #[error(
-        "{0}: the session is read-only, so statements that write files, change tables or register outside locations are rejected"
+        "table '{table}' does not exist under the lake root; \\d lists the tables, and SHOW TABLES does too"
+    )]
+    UnknownTable { table: String },
+
+    #[error(
+        "'{reference}' has an unknown point in time; write \"table@v12\" for version 12 or \"table@2024-12-05T10:00:00Z\" for a UTC time, in double quotes"
+    )]
+    TablePoint { reference: String },
+
+    #[error(
+        "'{reference}' cannot be read: {source}; \\history {table} lists the table's versions and their times"
+    )]
+    TimeTravel {
+        reference: String,
+        table: String,
+        #[source]
+        source: DeltaTableError,
+    },
+
+    #[error(
+        "'{reference}' does not exist: table '{table}' has versions 0 to {latest}; \\history {table} lists them with their times"
+    )]
+    NoSuchVersion {
+        reference: String,
+        table: String,
+        latest: u64,
+    },
+
+    #[error(
+        "'{reference}' is before the first commit of table '{table}', at {committed}; \\history {table} lists the table's versions and their times"
+    )]
+    BeforeFirstCommit {
+        reference: String,
+        table: String,
+        committed: chrono::DateTime<chrono::Utc>,
+    },
+
+    #[error(
+        "{0}: the session is read-only, so statements that write files, change tables or register outside locations are rejected; pass --allow-writes to run them"
     )]
     ReadOnly(String),
+
+    /// A catalog failure raised while DataFusion planned a statement.
+    #[error("{0}")]
+    Catalog(String),
 
     /// A statement that failed to parse, plan or run; DataFusion's message names the position.
     #[error("{0}")]
     Sql(#[from] DataFusionError),
+}
+
+impl QueryError {
+    /// Carries this error through DataFusion's catalog calls, which return DataFusion errors.
+    pub(crate) fn into_datafusion(self) -> DataFusionError {
+        DataFusionError::External(Box::new(self))
+    }
+
+    /// Takes back a query error that went through DataFusion, so that its message is not
+    /// prefixed with DataFusion's wrapping.
+    pub(crate) fn from_datafusion(error: DataFusionError) -> Self {
+        if let DataFusionError::External(inner) = error.find_root()
+            && let Some(query) = inner.downcast_ref::<QueryError>()
+        {
+            return Self::Catalog(query.to_string());
+        }
+        Self::Sql(error)
+    }
 }

@@ -1,14 +1,19 @@
 //! Query: a DataFusion session over every Delta table under the lake root.
 //!
-//! Each table is a directory of the lake root that contains a `_delta_log`, registered under the
-//! directory's name through delta-rs's table provider, so partition and file-statistics
-//! pruning apply. Tables are loaded again before every statement, so a long-lived session
-//! reads each new commit. The session is read-only: statements that write files or register
-//! outside locations are rejected.
+//! Each table is a directory of the lake root that contains a `_delta_log`, read through
+//! delta-rs's table provider, so partition and file-statistics pruning apply. A statement loads
+//! each table it names when it is planned, so a long-lived session reads every new commit.
+//! `"events@v12"` reads version 12 of `events` and `"events@2024-12-05T10:00:00Z"` the version
+//! current at that UTC time. The session is read-only unless opened with [`Access::ReadWrite`].
 
+mod catalog;
+mod details;
 mod error;
+mod reference;
 mod session;
 
 pub use deltalake::datafusion::sql::parser::Statement;
+pub use details::{ColumnDetails, CommitSummary, TableDetails};
 pub use error::QueryError;
-pub use session::LakeSession;
+pub use reference::{TablePoint, TableReference};
+pub use session::{Access, LakeSession};

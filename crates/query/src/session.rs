@@ -1,75 +1,77 @@
 //! The DataFusion session over the lake.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 
-use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
+use deltalake::datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use deltalake::datafusion::execution::context::SQLOptions;
-use deltalake::datafusion::prelude::SessionContext;
+use deltalake::datafusion::execution::runtime_env::RuntimeEnv;
+use deltalake::datafusion::execution::session_state::SessionStateBuilder;
+use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::datafusion::sql::parser::{DFParser, Statement};
-use url::Url;
 
+use crate::catalog::LakeSchema;
 use crate::error::QueryError;
+
+/// What statements a session may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Queries only: no `COPY`, `INSERT`, `CREATE` or other statement that writes files,
+    /// changes tables or registers outside locations.
+    ReadOnly,
+    /// Every statement DataFusion supports.
+    ReadWrite,
+}
 
 /// A SQL session over every Delta table under one lake root.
 pub struct LakeSession {
-    root: PathBuf,
     context: SessionContext,
+    schema: Arc<LakeSchema>,
+    access: Access,
 }
 
 impl LakeSession {
     /// Opens a session over the tables under `root`.
-    pub fn open(root: &Path) -> Result<Self, QueryError> {
+    pub fn open(root: &Path, access: Access) -> Result<Self, QueryError> {
         let root = root
             .canonicalize()
             .map_err(|source| QueryError::LakeNotFound {
                 path: root.display().to_string(),
                 source,
             })?;
-        Ok(Self {
-            root,
-            context: SessionContext::new(),
-        })
+
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("datafusion", "public");
+        // Timestamps are stored in UTC; `now()` and casts of zone-less text use UTC as well.
+        config.options_mut().execution.time_zone = Some("UTC".to_string());
+        let runtime = Arc::new(RuntimeEnv::default());
+        let context = SessionContext::new_with_config_rt(config, Arc::clone(&runtime));
+
+        let runtime_state = SessionStateBuilder::new().with_runtime_env(runtime).build();
+        let schema = Arc::new(LakeSchema::new(root, runtime_state));
+        let catalog = MemoryCatalogProvider::new();
+        catalog.register_schema("public", Arc::clone(&schema) as _)?;
+        context.register_catalog("datafusion", Arc::new(catalog));
+        let session = Self {
+            context,
+            schema,
+            access,
+        };
+        session.schema.lake_tables()?;
+        Ok(session)
     }
 
     /// Returns the names of the Delta tables under the lake root, sorted.
     pub fn table_names(&self) -> Result<Vec<String>, QueryError> {
-        let entries = std::fs::read_dir(&self.root).map_err(|source| QueryError::LakeNotFound {
-            path: self.root.display().to_string(),
-            source,
-        })?;
-        let mut names: Vec<String> = entries
-            .filter_map(Result::ok)
-            .filter(|entry| entry.path().join("_delta_log").is_dir())
-            .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
-            .collect();
-        names.sort();
-        Ok(names)
+        self.schema.lake_tables()
     }
 
-    /// Loads the latest version of every table and registers it under its name.
-    async fn refresh(&self) -> Result<(), QueryError> {
-        for name in self.table_names()? {
-            let table_error = |source: deltalake::DeltaTableError| QueryError::Table {
-                table: name.clone(),
-                source,
-            };
-            let path = self.root.join(&name);
-            let url = Url::from_directory_path(&path).map_err(|()| QueryError::Table {
-                table: name.clone(),
-                source: deltalake::DeltaTableError::InvalidTableLocation(
-                    path.display().to_string(),
-                ),
-            })?;
-            let table: DeltaTable = deltalake::open_table(url).await.map_err(table_error)?;
-            table
-                .update_datafusion_session(&self.context.state())
-                .map_err(table_error)?;
-            let provider = table.table_provider().await?;
-            self.context.deregister_table(name.as_str())?;
-            self.context.register_table(name.as_str(), provider)?;
-        }
-        Ok(())
+    /// Column names of the tables read so far, by table; the shell completes them.
+    pub fn known_columns(&self) -> BTreeMap<String, Vec<String>> {
+        self.schema.known_columns()
     }
 
     /// Splits a script into its statements, ended by `;`.
@@ -77,18 +79,48 @@ impl LakeSession {
         Ok(DFParser::parse_sql(script)?.into_iter().collect())
     }
 
-    /// Runs one read-only statement against the latest version of every table.
+    /// Runs one statement against the latest version of every table it names. Dropping the
+    /// returned future cancels the statement.
     pub async fn execute(&self, statement: Statement) -> Result<Vec<RecordBatch>, QueryError> {
-        self.refresh().await?;
-        let plan = self.context.state().statement_to_plan(statement).await?;
-        // Reads only: no DDL (CREATE EXTERNAL TABLE), DML (INSERT, COPY) or SET statements.
-        SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false)
-            .verify_plan(&plan)
-            .map_err(|error| QueryError::ReadOnly(error.message().to_string()))?;
-        let frame = self.context.execute_logical_plan(plan).await?;
-        Ok(frame.collect().await?)
+        let plan = self
+            .context
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .map_err(QueryError::from_datafusion)?;
+        if self.access == Access::ReadOnly {
+            // DDL (CREATE EXTERNAL TABLE) and DML (INSERT, COPY) are refused; SET and other
+            // session statements change nothing on disk, so they stay allowed.
+            SQLOptions::new()
+                .with_allow_ddl(false)
+                .with_allow_dml(false)
+                .verify_plan(&plan)
+                .map_err(|error| QueryError::ReadOnly(error.message().to_string()))?;
+        }
+        let frame = self
+            .context
+            .execute_logical_plan(plan)
+            .await
+            .map_err(QueryError::from_datafusion)?;
+        let schema = Arc::clone(frame.schema().inner());
+        let batches = frame.collect().await.map_err(QueryError::from_datafusion)?;
+        // An empty result still carries its columns, so a table prints its header.
+        if batches.is_empty() {
+            return Ok(vec![RecordBatch::new_empty(schema)]);
+        }
+        Ok(batches)
+    }
+
+    /// Runs a script of statements and returns the result of the last one.
+    pub async fn query(&self, script: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        let mut result = Vec::new();
+        for statement in self.parse(script)? {
+            result = self.execute(statement).await?;
+        }
+        Ok(result)
+    }
+
+    pub(crate) fn schema(&self) -> &LakeSchema {
+        &self.schema
     }
 }

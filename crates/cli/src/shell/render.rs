@@ -1,0 +1,314 @@
+//! Prints results: aligned tables for people, CSV, TSV, JSON and NDJSON for programs.
+
+use std::io::Write;
+
+use deltalake::arrow::array::{Array, RecordBatch};
+use deltalake::arrow::csv::WriterBuilder as CsvWriterBuilder;
+use deltalake::arrow::datatypes::DataType;
+use deltalake::arrow::error::ArrowError;
+use deltalake::arrow::json::{ArrayWriter, LineDelimitedWriter};
+use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use crate::args::OutputFormat;
+
+/// Narrowest width a column is shrunk to when a table is wider than the terminal.
+const MIN_COLUMN_WIDTH: usize = 12;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    pub format: OutputFormat,
+    /// Rows printed per result in the table format; `None` prints all.
+    pub max_rows: Option<usize>,
+    /// Terminal width in characters; wider tables wrap their widest cells. `None` never wraps.
+    pub width: Option<usize>,
+}
+
+/// Prints `batches` in the view's format.
+pub fn write_result(
+    output: &mut impl Write,
+    batches: &[RecordBatch],
+    view: &View,
+) -> Result<(), ArrowError> {
+    match view.format {
+        OutputFormat::Table => write_table(output, batches, view),
+        OutputFormat::Csv | OutputFormat::Tsv => {
+            let delimiter = if view.format == OutputFormat::Csv {
+                b','
+            } else {
+                b'\t'
+            };
+            let mut writer = CsvWriterBuilder::new()
+                .with_header(true)
+                .with_delimiter(delimiter)
+                .build(&mut *output);
+            for batch in batches {
+                writer.write(batch)?;
+            }
+            Ok(())
+        }
+        OutputFormat::Json => {
+            let mut writer = ArrayWriter::new(&mut *output);
+            for batch in batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+            writeln!(output)?;
+            Ok(())
+        }
+        OutputFormat::Ndjson => {
+            let mut writer = LineDelimitedWriter::new(&mut *output);
+            for batch in batches {
+                writer.write(batch)?;
+            }
+            writer.finish()
+        }
+    }
+}
+
+/// Writes the row count line that ends a table, with the time taken when it is given.
+pub fn write_footer(
+    output: &mut impl Write,
+    rows: usize,
+    max_rows: Option<usize>,
+    elapsed: Option<std::time::Duration>,
+) -> std::io::Result<()> {
+    let noun = if rows == 1 { "row" } else { "rows" };
+    let mut line = format!("{rows} {noun}");
+    if let Some(limit) = max_rows.filter(|limit| rows > *limit) {
+        line.push_str(&format!(" ({limit} shown; \\maxrows 0 prints all)"));
+    }
+    if let Some(elapsed) = elapsed {
+        line.push_str(&format!(" in {:.3} s", elapsed.as_secs_f64()));
+    }
+    writeln!(output, "{line}")
+}
+
+fn write_table(
+    output: &mut impl Write,
+    batches: &[RecordBatch],
+    view: &View,
+) -> Result<(), ArrowError> {
+    let Some(schema) = batches.first().map(RecordBatch::schema) else {
+        return Ok(());
+    };
+    let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let right_aligned: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|field| field.data_type().is_numeric() || *field.data_type() == DataType::Null)
+        .collect();
+
+    let rows = collect_cells(batches, view.max_rows)?;
+    let mut widths: Vec<usize> = headers.iter().map(|header| text_width(header)).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.lines().map(text_width).max().unwrap_or(0));
+        }
+    }
+    if let Some(terminal) = view.width {
+        fit_to_width(&mut widths, terminal);
+    }
+
+    let rule = rule_line(&widths);
+    writeln!(output, "{rule}")?;
+    write_row(output, &headers, &widths, &vec![false; widths.len()])?;
+    writeln!(output, "{rule}")?;
+    for row in &rows {
+        write_row(output, row, &widths, &right_aligned)?;
+    }
+    if !rows.is_empty() {
+        writeln!(output, "{rule}")?;
+    }
+    Ok(())
+}
+
+/// Formats up to `max_rows` rows as text; NULL stands for a null value.
+fn collect_cells(
+    batches: &[RecordBatch],
+    max_rows: Option<usize>,
+) -> Result<Vec<Vec<String>>, ArrowError> {
+    let options = FormatOptions::default().with_null("NULL");
+    let limit = max_rows.unwrap_or(usize::MAX);
+    let mut rows = Vec::new();
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|column| ArrayFormatter::try_new(column.as_ref() as &dyn Array, &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        for index in 0..batch.num_rows() {
+            if rows.len() >= limit {
+                return Ok(rows);
+            }
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|formatter| formatter.value(index).to_string().replace('\t', "    "))
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
+}
+
+/// Shrinks the widest columns until the table fits `terminal` characters.
+fn fit_to_width(widths: &mut [usize], terminal: usize) {
+    // Each column takes its width plus three characters of border and padding.
+    let total = |widths: &[usize]| widths.iter().map(|width| width + 3).sum::<usize>() + 1;
+    while total(widths) > terminal {
+        let Some(widest) = widths
+            .iter_mut()
+            .filter(|width| **width > MIN_COLUMN_WIDTH)
+            .max_by_key(|width| **width)
+        else {
+            return;
+        };
+        *widest -= 1;
+    }
+}
+
+fn rule_line(widths: &[usize]) -> String {
+    let mut line = String::from("+");
+    for width in widths {
+        line.push_str(&"-".repeat(width + 2));
+        line.push('+');
+    }
+    line
+}
+
+/// Writes one row; cells with line breaks or wider than their column take several lines.
+fn write_row(
+    output: &mut impl Write,
+    cells: &[String],
+    widths: &[usize],
+    right_aligned: &[bool],
+) -> std::io::Result<()> {
+    let wrapped: Vec<Vec<String>> = cells
+        .iter()
+        .zip(widths)
+        .map(|(cell, width)| wrap(cell, *width))
+        .collect();
+    let height = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+    for line in 0..height {
+        let mut text = String::from("|");
+        for ((lines, width), right) in wrapped.iter().zip(widths).zip(right_aligned) {
+            let part = lines.get(line).map(String::as_str).unwrap_or("");
+            let padding = " ".repeat(width.saturating_sub(text_width(part)));
+            if *right {
+                text.push_str(&format!(" {padding}{part} |"));
+            } else {
+                text.push_str(&format!(" {part}{padding} |"));
+            }
+        }
+        writeln!(output, "{text}")?;
+    }
+    Ok(())
+}
+
+/// Splits a cell at its line breaks, then every `width` characters.
+fn wrap(cell: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for line in cell.split('\n') {
+        let characters: Vec<char> = line.chars().collect();
+        if characters.is_empty() {
+            lines.push(String::new());
+        }
+        for chunk in characters.chunks(width.max(1)) {
+            lines.push(chunk.iter().collect());
+        }
+    }
+    lines
+}
+
+fn text_width(text: &str) -> usize {
+    text.chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use deltalake::arrow::array::{Int64Array, StringArray};
+    use deltalake::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("name", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(StringArray::from(vec![
+                    Some("short"),
+                    None,
+                    Some("a longer name"),
+                ])),
+                Arc::new(Int64Array::from(vec![Some(1), Some(200), None])),
+            ],
+        )
+        .expect("valid batch")
+    }
+
+    fn render(view: View) -> String {
+        let mut output = Vec::new();
+        write_result(&mut output, &[batch()], &view).expect("renders");
+        String::from_utf8(output).expect("UTF-8")
+    }
+
+    #[test]
+    fn aligns_text_left_and_numbers_right() {
+        let view = View {
+            format: OutputFormat::Table,
+            max_rows: None,
+            width: None,
+        };
+        assert_eq!(
+            render(view),
+            "+---------------+------+\n\
+             | name          | n    |\n\
+             +---------------+------+\n\
+             | short         |    1 |\n\
+             | NULL          |  200 |\n\
+             | a longer name | NULL |\n\
+             +---------------+------+\n"
+        );
+    }
+
+    #[test]
+    fn limits_rows_and_wraps_to_the_terminal() {
+        let limited = View {
+            format: OutputFormat::Table,
+            max_rows: Some(1),
+            width: None,
+        };
+        assert_eq!(
+            render(limited),
+            "+-------+---+\n\
+             | name  | n |\n\
+             +-------+---+\n\
+             | short | 1 |\n\
+             +-------+---+\n"
+        );
+        let narrow = View {
+            format: OutputFormat::Table,
+            max_rows: None,
+            width: Some(20),
+        };
+        assert_eq!(
+            render(narrow),
+            "+--------------+------+\n\
+             | name         | n    |\n\
+             +--------------+------+\n\
+             | short        |    1 |\n\
+             | NULL         |  200 |\n\
+             | a longer nam | NULL |\n\
+             | e            |      |\n\
+             +--------------+------+\n"
+        );
+        assert_eq!(wrap("abcdef\ngh", 4), vec!["abcd", "ef", "gh"]);
+    }
+}

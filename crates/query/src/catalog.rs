@@ -1,0 +1,237 @@
+//! The lake as a DataFusion schema: every directory of the lake root that holds a `_delta_log`
+//! is a table, loaded when a statement names it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deltalake::datafusion::catalog::{SchemaProvider, TableProvider};
+use deltalake::datafusion::error::{DataFusionError, Result as DataFusionResult};
+use deltalake::datafusion::execution::SessionState;
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use futures::StreamExt;
+use url::Url;
+
+use crate::error::QueryError;
+use crate::reference::{TablePoint, TableReference};
+
+/// Resolves table names to Delta tables under the lake root.
+///
+/// Lookups load the table again each time, so every statement sees the latest commit. Tables
+/// that a statement registers (only with writes allowed) live in memory for the session.
+#[derive(Debug)]
+pub(crate) struct LakeSchema {
+    root: PathBuf,
+    /// A state that shares the session's runtime, used to register each table's object store.
+    runtime_state: SessionState,
+    registered: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
+    /// Column names of the tables loaded so far, for completion in the shell.
+    columns: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+impl LakeSchema {
+    pub(crate) fn new(root: PathBuf, runtime_state: SessionState) -> Self {
+        Self {
+            root,
+            runtime_state,
+            registered: Mutex::default(),
+            columns: Mutex::default(),
+        }
+    }
+
+    /// Returns the Delta tables under the lake root, sorted by name.
+    pub(crate) fn lake_tables(&self) -> Result<Vec<String>, QueryError> {
+        let entries = std::fs::read_dir(&self.root).map_err(|source| QueryError::LakeNotFound {
+            path: self.root.display().to_string(),
+            source,
+        })?;
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().join("_delta_log").is_dir())
+            .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Returns the directory of a lake table, or `None` when no such table exists. Names that
+    /// are not a plain directory name never resolve, so SQL cannot reach outside the root.
+    pub(crate) fn table_path(&self, table: &str) -> Option<PathBuf> {
+        let plain = !table.is_empty()
+            && !table.starts_with('.')
+            && !table.contains(['/', '\\'])
+            && Path::new(table).components().count() == 1;
+        let path = self.root.join(table);
+        (plain && path.join("_delta_log").is_dir()).then_some(path)
+    }
+
+    /// Loads a table at a point in time.
+    pub(crate) fn load<'a>(
+        &'a self,
+        reference: &'a TableReference,
+    ) -> futures::future::BoxFuture<'a, Result<DeltaTable, QueryError>> {
+        Box::pin(self.load_table(reference))
+    }
+
+    async fn load_table(&self, reference: &TableReference) -> Result<DeltaTable, QueryError> {
+        let table = &reference.table;
+        let path = self
+            .table_path(table)
+            .ok_or_else(|| QueryError::UnknownTable {
+                table: table.clone(),
+            })?;
+        let url = Url::from_directory_path(&path).map_err(|()| QueryError::Table {
+            table: table.clone(),
+            source: deltalake::DeltaTableError::InvalidTableLocation(path.display().to_string()),
+        })?;
+        let builder = DeltaTableBuilder::from_url(url).map_err(|source| QueryError::Table {
+            table: table.clone(),
+            source,
+        })?;
+        let travel_error = |source| QueryError::TimeTravel {
+            reference: format!("{table}@{}", point_text(&reference.point)),
+            table: table.clone(),
+            source,
+        };
+        match &reference.point {
+            TablePoint::Latest => builder.load().await.map_err(|source| QueryError::Table {
+                table: table.clone(),
+                source,
+            }),
+            TablePoint::Version(version) => match builder.with_version(*version).load().await {
+                Ok(loaded) => Ok(loaded),
+                Err(source) => {
+                    // delta-rs words a version past the end as a log segment mismatch; name
+                    // the versions that exist instead.
+                    let latest = self.load(&TableReference::latest(table)).await?.version();
+                    match latest {
+                        Some(latest) if latest < *version => Err(QueryError::NoSuchVersion {
+                            reference: format!("{table}@v{version}"),
+                            table: table.clone(),
+                            latest,
+                        }),
+                        _ => Err(travel_error(source)),
+                    }
+                }
+            },
+            TablePoint::Timestamp(instant) => {
+                let loaded = builder
+                    .with_timestamp(*instant)
+                    .load()
+                    .await
+                    .map_err(travel_error)?;
+                // delta-rs falls back to version 0 for a time before it was committed; the
+                // table did not exist then, so that is an error rather than an answer.
+                let loaded_commit = loaded
+                    .history(Some(1))
+                    .next()
+                    .await
+                    .transpose()
+                    .ok()
+                    .flatten()
+                    .and_then(|commit| commit.timestamp)
+                    .and_then(DateTime::<Utc>::from_timestamp_millis);
+                match loaded_commit {
+                    Some(committed) if committed > *instant => Err(QueryError::BeforeFirstCommit {
+                        reference: format!("{table}@{}", point_text(&reference.point)),
+                        table: table.clone(),
+                        committed,
+                    }),
+                    _ => Ok(loaded),
+                }
+            }
+        }
+    }
+
+    /// Column names of the tables loaded so far, by table.
+    pub(crate) fn known_columns(&self) -> BTreeMap<String, Vec<String>> {
+        self.columns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn provider(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>, QueryError> {
+        let reference = TableReference::parse(name)?;
+        if self.table_path(&reference.table).is_none() {
+            return Ok(None);
+        }
+        let table = self.load(&reference).await?;
+        table
+            .update_datafusion_session(&self.runtime_state)
+            .map_err(|source| QueryError::Table {
+                table: reference.table.clone(),
+                source,
+            })?;
+        let provider = table.table_provider().await?;
+        let columns = provider
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| field.name().clone())
+            .collect();
+        self.columns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(reference.table, columns);
+        Ok(Some(provider))
+    }
+
+    fn registered(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<dyn TableProvider>>> {
+        self.registered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Writes a point in time as it appears after `@` in a table name.
+pub(crate) fn point_text(point: &TablePoint) -> String {
+    match point {
+        TablePoint::Latest => "latest".to_string(),
+        TablePoint::Version(version) => format!("v{version}"),
+        TablePoint::Timestamp(instant) => instant.to_rfc3339(),
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for LakeSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.lake_tables().unwrap_or_default();
+        names.extend(self.registered().keys().cloned());
+        names
+    }
+
+    async fn table(&self, name: &str) -> DataFusionResult<Option<Arc<dyn TableProvider>>> {
+        if let Some(provider) = self.registered().get(name) {
+            return Ok(Some(Arc::clone(provider)));
+        }
+        self.provider(name)
+            .await
+            .map_err(QueryError::into_datafusion)
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> DataFusionResult<Option<Arc<dyn TableProvider>>> {
+        if self.table_path(&name).is_some() {
+            return Err(DataFusionError::Plan(format!(
+                "'{name}' is a Delta table of the lake; choose another name for the new table"
+            )));
+        }
+        Ok(self.registered().insert(name, table))
+    }
+
+    fn deregister_table(&self, name: &str) -> DataFusionResult<Option<Arc<dyn TableProvider>>> {
+        Ok(self.registered().remove(name))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.registered().contains_key(name)
+            || TableReference::parse(name)
+                .is_ok_and(|reference| self.table_path(&reference.table).is_some())
+    }
+}

@@ -1,0 +1,180 @@
+//! What the shell shows about a table: its layout and size, and its commit history.
+
+use chrono::{DateTime, Utc};
+use deltalake::arrow::datatypes::{DataType, Field, SchemaRef};
+use deltalake::kernel::Version;
+use serde_json::Value;
+
+use crate::error::QueryError;
+use crate::reference::TableReference;
+use crate::session::LakeSession;
+
+/// A table's current version and size.
+#[derive(Debug, Clone)]
+pub struct TableDetails {
+    pub name: String,
+    pub version: Version,
+    pub schema: SchemaRef,
+    pub partition_columns: Vec<String>,
+    /// Live data files of the current version.
+    pub files: usize,
+    /// Bytes of the live data files.
+    pub bytes: u64,
+    pub last_commit: Option<DateTime<Utc>>,
+}
+
+/// One column of a table, with nested struct fields flattened to `parent.child`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDetails {
+    pub name: String,
+    pub data_type: String,
+    pub nullable: bool,
+    pub partition: bool,
+}
+
+/// One commit of a table.
+#[derive(Debug, Clone)]
+pub struct CommitSummary {
+    pub version: Version,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub operation: String,
+    /// Rows in the files the commit added, when their statistics record it.
+    pub rows_added: Option<u64>,
+    pub files_added: u64,
+    pub files_removed: u64,
+}
+
+impl TableDetails {
+    /// Columns in table order; the fields of struct columns follow their parent.
+    pub fn columns(&self) -> Vec<ColumnDetails> {
+        let mut columns = Vec::new();
+        for field in self.schema.fields() {
+            let partition = self.partition_columns.contains(field.name());
+            flatten(field, String::new(), partition, &mut columns);
+        }
+        columns
+    }
+}
+
+fn flatten(field: &Field, prefix: String, partition: bool, columns: &mut Vec<ColumnDetails>) {
+    let name = format!("{prefix}{}", field.name());
+    let data_type = match field.data_type() {
+        DataType::Struct(_) => "Struct".to_string(),
+        other => other.to_string(),
+    };
+    columns.push(ColumnDetails {
+        name: name.clone(),
+        data_type,
+        nullable: field.is_nullable(),
+        partition,
+    });
+    if let DataType::Struct(children) = field.data_type() {
+        for child in children {
+            flatten(child, format!("{name}."), false, columns);
+        }
+    }
+}
+
+impl LakeSession {
+    /// Describes the latest version of a table.
+    pub async fn describe(&self, name: &str) -> Result<TableDetails, QueryError> {
+        let reference = TableReference::parse(name)?;
+        let table = self.schema().load(&reference).await?;
+        let table_error = |source| QueryError::Table {
+            table: reference.table.clone(),
+            source,
+        };
+        let snapshot = table.snapshot().map_err(table_error)?;
+        let files = snapshot.log_data();
+        let bytes = files
+            .iter()
+            .map(|file| u64::try_from(file.size()).unwrap_or(0))
+            .sum();
+        let version = snapshot.version();
+        let last_commit = self
+            .history(name, 1)
+            .await?
+            .first()
+            .and_then(|c| c.timestamp);
+        Ok(TableDetails {
+            name: reference.table.clone(),
+            version,
+            schema: table.table_provider().await?.schema(),
+            partition_columns: snapshot.metadata().partition_columns().to_vec(),
+            files: files.num_files(),
+            bytes,
+            last_commit,
+        })
+    }
+
+    /// Returns up to `limit` commits of a table, newest first. Commits whose log entry was
+    /// already cleaned up are not listed.
+    pub async fn history(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<CommitSummary>, QueryError> {
+        let reference = TableReference::parse(name)?;
+        let table = self.schema().load(&reference).await?;
+        let table_error = |source| QueryError::Table {
+            table: reference.table.clone(),
+            source,
+        };
+        let latest = table.version().unwrap_or(0);
+        let log_store = table.log_store();
+        let mut commits = Vec::new();
+        let mut next = Some(latest);
+        while let Some(version) = next.filter(|_| commits.len() < limit) {
+            let Some(entry) = log_store
+                .read_commit_entry(version)
+                .await
+                .map_err(table_error)?
+            else {
+                break;
+            };
+            commits.push(summarize(version, &entry));
+            next = version.checked_sub(1);
+        }
+        Ok(commits)
+    }
+}
+
+/// Reads one commit file: newline-delimited JSON actions.
+fn summarize(version: Version, entry: &[u8]) -> CommitSummary {
+    let mut summary = CommitSummary {
+        version,
+        timestamp: None,
+        operation: String::new(),
+        rows_added: Some(0),
+        files_added: 0,
+        files_removed: 0,
+    };
+    let actions = entry
+        .split(|byte| *byte == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok());
+    for action in actions {
+        if let Some(info) = action.get("commitInfo") {
+            summary.timestamp = info
+                .get("timestamp")
+                .and_then(Value::as_i64)
+                .and_then(DateTime::from_timestamp_millis);
+            summary.operation = info
+                .get("operation")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+        } else if let Some(add) = action.get("add") {
+            summary.files_added += 1;
+            // `stats` is itself a JSON document, stored as a string.
+            let rows = add
+                .get("stats")
+                .and_then(Value::as_str)
+                .and_then(|stats| serde_json::from_str::<Value>(stats).ok())
+                .and_then(|stats| stats.get("numRecords").and_then(Value::as_u64));
+            summary.rows_added = summary.rows_added.zip(rows).map(|(sum, rows)| sum + rows);
+        } else if action.get("remove").is_some() {
+            summary.files_removed += 1;
+        }
+    }
+    summary
+}
