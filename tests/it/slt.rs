@@ -119,3 +119,51 @@ async fn sqllogictest_files_pass() {
         }
     }
 }
+
+/// Travel by time resolves against the commit times that `\history` shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_travel_by_time_reads_the_version_committed_then() {
+    let session = LakeSession::open(fixture_lake(), Access::ReadOnly).expect("session opens");
+    let history = session.history("events", 10).await.expect("history");
+    let committed: Vec<_> = history
+        .iter()
+        .map(|commit| (commit.version, commit.timestamp.expect("commit time")))
+        .collect();
+    assert_eq!(committed.iter().map(|c| c.0).collect::<Vec<_>>(), [2, 1, 0]);
+
+    let count_at = |instant: chrono::DateTime<chrono::Utc>| {
+        let session = &session;
+        async move {
+            let sql = format!(
+                "SELECT count(*) FROM \"events@{}\"",
+                instant.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+            let batches = session
+                .query(&sql)
+                .await
+                .map_err(|error| error.to_string())?;
+            let count = deltalake::arrow::compute::cast(batches[0].column(0), &DataType::Int64)
+                .expect("integer");
+            Ok::<i64, String>(
+                count
+                    .as_any()
+                    .downcast_ref::<deltalake::arrow::array::Int64Array>()
+                    .expect("int64")
+                    .value(0),
+            )
+        }
+    };
+    let one_ms = chrono::Duration::milliseconds(1);
+    let (_, second_append) = committed[0];
+    let (_, first_append) = committed[1];
+    let (_, created) = committed[2];
+    assert_eq!(count_at(second_append).await, Ok(22));
+    assert_eq!(count_at(second_append - one_ms).await, Ok(17));
+    assert_eq!(count_at(first_append).await, Ok(17));
+    assert_eq!(count_at(first_append - one_ms).await, Ok(0));
+    assert_eq!(count_at(created).await, Ok(0));
+    let before = count_at(created - one_ms)
+        .await
+        .expect_err("no version existed then");
+    assert!(before.contains("before the earliest commit"), "{before}");
+}

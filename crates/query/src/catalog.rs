@@ -11,9 +11,9 @@ use deltalake::datafusion::catalog::{SchemaProvider, TableProvider};
 use deltalake::datafusion::error::{DataFusionError, Result as DataFusionResult};
 use deltalake::datafusion::execution::SessionState;
 use deltalake::{DeltaTable, DeltaTableBuilder};
-use futures::StreamExt;
 use url::Url;
 
+use crate::details::summarize;
 use crate::error::QueryError;
 use crate::reference::{TablePoint, TableReference};
 
@@ -117,32 +117,49 @@ impl LakeSchema {
                 }
             },
             TablePoint::Timestamp(instant) => {
-                let loaded = builder
-                    .with_timestamp(*instant)
+                let version = self.version_at(table, *instant).await?;
+                builder
+                    .with_version(version)
                     .load()
                     .await
-                    .map_err(travel_error)?;
-                // delta-rs falls back to version 0 for a time before it was committed; the
-                // table did not exist then, so that is an error rather than an answer.
-                let loaded_commit = loaded
-                    .history(Some(1))
-                    .next()
-                    .await
-                    .transpose()
-                    .ok()
-                    .flatten()
-                    .and_then(|commit| commit.timestamp)
-                    .and_then(DateTime::<Utc>::from_timestamp_millis);
-                match loaded_commit {
-                    Some(committed) if committed > *instant => Err(QueryError::BeforeFirstCommit {
-                        reference: format!("{table}@{}", point_text(&reference.point)),
-                        table: table.clone(),
-                        committed,
-                    }),
-                    _ => Ok(loaded),
-                }
+                    .map_err(travel_error)
             }
         }
+    }
+
+    /// Returns the last version committed at or before `instant`, by the commit times that
+    /// `\history` shows. delta-rs would go by the log files' modification times instead,
+    /// which come a little after the recorded commit time.
+    async fn version_at(&self, table: &str, instant: DateTime<Utc>) -> Result<u64, QueryError> {
+        let latest = self.load(&TableReference::latest(table)).await?;
+        let log_store = latest.log_store();
+        let mut earliest = None;
+        let mut next = latest.version();
+        while let Some(version) = next {
+            let entry = log_store
+                .read_commit_entry(version)
+                .await
+                .map_err(|source| QueryError::Table {
+                    table: table.to_string(),
+                    source,
+                })?;
+            // Older entries may have been cleaned up after a checkpoint.
+            let Some(entry) = entry else {
+                break;
+            };
+            let committed = summarize(version, &entry).timestamp;
+            if committed.is_some_and(|committed| committed <= instant) {
+                return Ok(version);
+            }
+            earliest = committed.or(earliest);
+            next = version.checked_sub(1);
+        }
+        Err(QueryError::BeforeFirstCommit {
+            reference: format!("{table}@{}", point_text(&TablePoint::Timestamp(instant))),
+            table: table.to_string(),
+            committed: earliest
+                .map_or_else(|| "an unknown time".to_string(), |time| time.to_rfc3339()),
+        })
     }
 
     /// Column names of the tables loaded so far, by table.

@@ -140,7 +140,7 @@ impl LakeSession {
 }
 
 /// Reads one commit file: newline-delimited JSON actions.
-fn summarize(version: Version, entry: &[u8]) -> CommitSummary {
+pub(crate) fn summarize(version: Version, entry: &[u8]) -> CommitSummary {
     let mut summary = CommitSummary {
         version,
         timestamp: None,

@@ -52,12 +52,12 @@ pub enum QueryError {
     },
 
     #[error(
-        "'{reference}' is before the first commit of table '{table}', at {committed}; \\history {table} lists the table's versions and their times"
+        "'{reference}' is before the earliest commit of table '{table}' in its log, at {committed}; \\history {table} lists the table's versions and their times"
     )]
     BeforeFirstCommit {
         reference: String,
         table: String,
-        committed: chrono::DateTime<chrono::Utc>,
+        committed: String,
     },
 
     #[error(
