@@ -1,7 +1,7 @@
 //! The lake as a DataFusion schema: every directory of the lake root that holds a `_delta_log`
 //! is a table, loaded when a statement names it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -27,8 +27,6 @@ pub(crate) struct LakeSchema {
     /// A state that shares the session's runtime, used to register each table's object store.
     runtime_state: SessionState,
     registered: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
-    /// Column names of the tables loaded so far, for completion in the shell.
-    columns: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl LakeSchema {
@@ -37,7 +35,6 @@ impl LakeSchema {
             root,
             runtime_state,
             registered: Mutex::default(),
-            columns: Mutex::default(),
         }
     }
 
@@ -162,14 +159,6 @@ impl LakeSchema {
         })
     }
 
-    /// Column names of the tables loaded so far, by table.
-    pub(crate) fn known_columns(&self) -> BTreeMap<String, Vec<String>> {
-        self.columns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
     async fn provider(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>, QueryError> {
         let reference = TableReference::parse(name)?;
         if self.table_path(&reference.table).is_none() {
@@ -182,18 +171,7 @@ impl LakeSchema {
                 table: reference.table.clone(),
                 source,
             })?;
-        let provider = table.table_provider().await?;
-        let columns = provider
-            .schema()
-            .fields()
-            .iter()
-            .map(|field| field.name().clone())
-            .collect();
-        self.columns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(reference.table, columns);
-        Ok(Some(provider))
+        Ok(Some(table.table_provider().await?))
     }
 
     fn registered(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<dyn TableProvider>>> {

@@ -1,6 +1,5 @@
 //! The DataFusion session over the lake.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -67,11 +66,6 @@ impl LakeSession {
     /// Returns the names of the Delta tables under the lake root, sorted.
     pub fn table_names(&self) -> Result<Vec<String>, QueryError> {
         self.schema.lake_tables()
-    }
-
-    /// Column names of the tables read so far, by table; the shell completes them.
-    pub fn known_columns(&self) -> BTreeMap<String, Vec<String>> {
-        self.schema.known_columns()
     }
 
     /// Splits a script into its statements, ended by `;`.

@@ -148,13 +148,12 @@ impl Shell {
                 );
             }
         }
-        self.refresh_vocabulary().await;
-
-        let tables = self.session.table_names().unwrap_or_default().join(", ");
+        let mut known_tables = self.refresh_vocabulary().await;
         println!(
-            "eventlake {} SQL shell over {} table(s): {tables}",
+            "eventlake {} SQL shell over {} table(s): {}",
             env!("CARGO_PKG_VERSION"),
-            self.session.table_names().map(|t| t.len()).unwrap_or(0)
+            known_tables.len(),
+            known_tables.join(", ")
         );
         println!("End statements with ';'. \\help lists the commands, \\q or Ctrl-D quits.");
 
@@ -192,7 +191,11 @@ impl Shell {
                 Ok(Flow::Quit) => break,
                 Err(message) => eprintln!("error: {message}"),
             }
-            self.refresh_vocabulary().await;
+            // Loading every schema takes a read of each table's log, so completion is only
+            // refreshed when a table appears or goes.
+            if self.session.table_names().unwrap_or_default() != known_tables {
+                known_tables = self.refresh_vocabulary().await;
+            }
         }
 
         if let Some(path) = &history
@@ -313,15 +316,17 @@ impl Shell {
         output.flush().map_err(|error| write_error(&error))
     }
 
-    /// Offers the lake's tables and the columns read so far to completion.
-    async fn refresh_vocabulary(&self) {
-        let mut names = self.session.table_names().unwrap_or_default();
-        for table in names.clone() {
-            if let Ok(details) = self.session.describe(&table).await {
+    /// Offers the lake's tables and their columns to completion; returns the tables.
+    async fn refresh_vocabulary(&self) -> Vec<String> {
+        let tables = self.session.table_names().unwrap_or_default();
+        let mut names = tables.clone();
+        for table in &tables {
+            if let Ok(details) = self.session.describe(table).await {
                 names.extend(details.columns().into_iter().map(|column| column.name));
             }
         }
         self.vocabulary.set_names(names);
+        tables
     }
 }
 
