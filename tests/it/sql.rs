@@ -70,7 +70,10 @@ ORDER BY event_type;
 SELECT event_id, event_time FROM events ORDER BY event_id;
 SELECT event_id FROM events WHERE event_id < 0;
 \format csv
-SELECT count(*) AS n FROM "events@v1";
+SELECT count(*) AS n,
+\timing on
+  max(event_id) AS last FROM "events@v1";
+SELECT event_data.tags AS tags FROM events WHERE event_id = 16;
 "#;
     let output = eventlake_sql(fixture_lake(), &[], Some(script));
     let expected = r#"+-+-+-+-+-+-+
@@ -88,7 +91,6 @@ SELECT count(*) AS n FROM "events@v1";
 | 0 | <time> | CREATE TABLE | 0 | 0 | 0 |
 +-+-+-+-+-+-+
 3 rows
-Timing is off.
 +-+-+
 | event_type | events |
 +-+-+
@@ -97,21 +99,21 @@ Timing is off.
 | user_action | 2 |
 +-+-+
 3 rows
-Results print at most 2 rows.
 +-+-+
 | event_id | event_time |
 +-+-+
 | 1 | 2024-12-04T04:00:00Z |
 | 2 | 2024-12-04T08:00:00Z |
 +-+-+
-22 rows (2 shown; \maxrows 0 prints all)
+22 rows (2 shown; --max-rows 0 prints all)
 +-+
 | event_id |
 +-+
 0 rows
-Output format is Csv.
-n
-17"#;
+n,last
+17,17
+tags
+"[""a"",""b""]""#;
     assert_eq!(masked(&stdout(&output)), masked(expected));
 }
 
@@ -126,9 +128,10 @@ fn describe_lists_columns_partitions_and_size() {
         "{text}"
     );
     for row in [
-        "| kafka_offset | Int64 | false | false |",
-        "| reason_code | Utf8View | false | false |",
-        "| rejected_date | Date32 | false | true |",
+        "| kafka_offset | BIGINT | false | false |",
+        "| reason_code | VARCHAR | false | false |",
+        "| rejected_at | TIMESTAMP (UTC) | false | false |",
+        "| rejected_date | DATE | false | true |",
     ] {
         assert!(text.contains(row), "missing {row} in\n{text}");
     }
@@ -144,7 +147,7 @@ fn describe_lists_columns_partitions_and_size() {
         "{text}"
     );
     assert!(
-        text.contains("event_data.temperature,Float64,true,false\n"),
+        text.contains("event_data.temperature,DOUBLE,true,false\n"),
         "{text}"
     );
 }
@@ -250,6 +253,57 @@ fn errors_are_one_line_with_a_non_zero_status() {
 }
 
 #[test]
+fn a_failing_script_names_the_line_and_stops() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("report.sql");
+    std::fs::write(
+        &script,
+        "-- daily report\nSELECT 1 AS one;\n\nSELECT nope\nFROM events;\nSELECT 2 AS two;\n",
+    )
+    .expect("script written");
+    let output = eventlake_sql(
+        fixture_lake(),
+        &["-f", script.to_str().expect("UTF-8")],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {}, line 4: ", script.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nope"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("| one |"), "{stdout}");
+    assert!(!stdout.contains("two"), "{stdout}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(["sql", "--lake"])
+        .arg(fixture_lake())
+        .args(["-c", "SELECT value FROM range(1000000)"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    // Both readers go away early, as with `2>&1 | head -3`.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0_u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("first bytes");
+    drop(stdout);
+    drop(child.stderr.take());
+    let status = child.wait().expect("binary exits");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "no panic and no error for a closed pipe"
+    );
+}
+
+#[test]
 fn writes_need_the_allow_writes_flag() {
     let out = tempfile::tempdir().expect("temp dir");
     let target = out.path().join("sensors.csv");
@@ -341,6 +395,10 @@ fn interactive_shell_edits_keeps_history_and_cancels_queries() {
             ("FROM events;\r", 1500),
             ("SELECT 'dropped' AS never\r", 300),
             ("\x03", 300),
+            // A backslash command runs even inside a pending statement.
+            ("SELECT 'pending'\r", 300),
+            ("\\timing off\r", 300),
+            ("AS kept;\r", 1500),
             // A sum over 10^11 generated rows runs for minutes; Ctrl-C cancels it.
             ("SELECT sum(value) FROM range(100000000000);\r", 3000),
             ("\x03", 1500),
@@ -361,8 +419,13 @@ fn interactive_shell_edits_keeps_history_and_cancels_queries() {
     assert!(!screen.contains("| dropped"), "{screen}");
     assert!(screen.contains("query cancelled"), "{screen}");
     assert!(screen.contains("| still here |"), "{screen}");
+    assert!(screen.contains("Timing is off."), "{screen}");
+    assert!(screen.contains("| pending |"), "{screen}");
 
     let saved = std::fs::read_to_string(&history).expect("history file written");
+    // History keeps whole statements: one entry for the two lines.
     assert!(saved.contains("SELECT count(*) AS total"), "{saved}");
+    assert!(saved.contains("FROM events;"), "{saved}");
+    assert!(!saved.contains("dropped"), "{saved}");
     assert!(saved.contains("SELECT 'still here' AS after;"), "{saved}");
 }

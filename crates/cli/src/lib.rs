@@ -9,6 +9,7 @@ mod settings;
 mod shell;
 mod units;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -36,7 +37,10 @@ pub fn run() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {error}"
+            );
             return ExitCode::from(1);
         }
     };
@@ -50,7 +54,7 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            let _ = writeln!(std::io::stderr(), "error: {error}");
             error.exit_code()
         }
     }
@@ -68,16 +72,32 @@ fn report_usage_error(error: clap::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let rendered = error.to_string();
-    let message: Vec<&str> = rendered
+    let mut message: Vec<&str> = rendered
         .lines()
         .take_while(|line| !line.trim().is_empty())
         .map(str::trim)
         .collect();
+    // clap's suggestion of a similar flag or value comes after a blank line.
+    message.extend(
+        rendered
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("tip:")),
+    );
     let origin = environment_origin(&error)
         .map(|variable| format!(" (the value comes from the environment variable {variable})"))
         .unwrap_or_default();
-    eprintln!(
-        "{}{origin}; run 'eventlake --help' for usage",
+    let command = Cli::command();
+    let help = std::env::args()
+        .nth(1)
+        .filter(|name| command.find_subcommand(name).is_some())
+        .map_or_else(
+            || "eventlake --help".to_string(),
+            |name| format!("eventlake {name} --help"),
+        );
+    let _ = writeln!(
+        std::io::stderr(),
+        "{}{origin}; run '{help}' for usage",
         message.join(" ")
     );
     ExitCode::from(2)

@@ -221,6 +221,12 @@ impl SchemaProvider for LakeSchema {
     }
 
     fn deregister_table(&self, name: &str) -> DataFusionResult<Option<Arc<dyn TableProvider>>> {
+        if self.table_path(name).is_some() {
+            return Err(QueryError::LakeTableDrop {
+                table: name.to_string(),
+            }
+            .into_datafusion());
+        }
         Ok(self.registered().remove(name))
     }
 

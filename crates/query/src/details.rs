@@ -58,10 +58,7 @@ impl TableDetails {
 
 fn flatten(field: &Field, prefix: String, partition: bool, columns: &mut Vec<ColumnDetails>) {
     let name = format!("{prefix}{}", field.name());
-    let data_type = match field.data_type() {
-        DataType::Struct(_) => "Struct".to_string(),
-        other => other.to_string(),
-    };
+    let data_type = sql_type(field.data_type());
     columns.push(ColumnDetails {
         name: name.clone(),
         data_type,
@@ -72,6 +69,31 @@ fn flatten(field: &Field, prefix: String, partition: bool, columns: &mut Vec<Col
         for child in children {
             flatten(child, format!("{name}."), false, columns);
         }
+    }
+}
+
+/// The SQL name of a column type, as CAST and `arrow_typeof` users write it.
+fn sql_type(data_type: &DataType) -> String {
+    match data_type {
+        DataType::Boolean => "BOOLEAN".to_string(),
+        DataType::Int8 => "TINYINT".to_string(),
+        DataType::Int16 => "SMALLINT".to_string(),
+        DataType::Int32 => "INT".to_string(),
+        DataType::Int64 => "BIGINT".to_string(),
+        DataType::Float32 => "REAL".to_string(),
+        DataType::Float64 => "DOUBLE".to_string(),
+        DataType::Decimal128(precision, scale) => format!("DECIMAL({precision}, {scale})"),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "VARCHAR".to_string(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BYTEA".to_string(),
+        DataType::Date32 | DataType::Date64 => "DATE".to_string(),
+        DataType::Timestamp(_, Some(zone)) => format!("TIMESTAMP ({zone})"),
+        DataType::Timestamp(_, None) => "TIMESTAMP".to_string(),
+        DataType::Dictionary(_, values) => sql_type(values),
+        DataType::List(item) | DataType::LargeList(item) | DataType::ListView(item) => {
+            format!("{}[]", sql_type(item.data_type()))
+        }
+        DataType::Struct(_) => "STRUCT".to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -61,8 +61,11 @@ pub enum QueryError {
     },
 
     #[error(
-        "{0}: the session is read-only, so statements that write files, change tables or register outside locations are rejected; pass --allow-writes to run them"
+        "'{table}' is a Delta table of the lake, and the shell never deletes lake tables, only the tables and views a session creates"
     )]
+    LakeTableDrop { table: String },
+
+    #[error("{0}, and the session is read-only; pass --allow-writes to run it")]
     ReadOnly(String),
 
     /// A catalog failure raised while DataFusion planned a statement.
@@ -70,7 +73,7 @@ pub enum QueryError {
     Catalog(String),
 
     /// A statement that failed to parse, plan or run; DataFusion's message names the position.
-    #[error("{0}")]
+    #[error("{}", sql_message(.0))]
     Sql(#[from] DataFusionError),
 }
 
@@ -90,4 +93,37 @@ impl QueryError {
         }
         Self::Sql(error)
     }
+}
+
+/// DataFusion's message, with the parser's wrapping and catalog-internal names taken out.
+fn sql_message(error: &DataFusionError) -> String {
+    use deltalake::datafusion::sql::sqlparser::parser::ParserError;
+
+    match error.find_root() {
+        DataFusionError::SQL(parser, _) => match parser.as_ref() {
+            ParserError::ParserError(message) | ParserError::TokenizerError(message) => {
+                format!("syntax error: {message}")
+            }
+            ParserError::RecursionLimitExceeded => {
+                "syntax error: the statement nests too deeply".to_string()
+            }
+        },
+        DataFusionError::Plan(message) => match unknown_table(message) {
+            Some(table) => QueryError::UnknownTable { table }.to_string(),
+            None => message.clone(),
+        },
+        _ => error.to_string(),
+    }
+}
+
+/// The table of DataFusion's "table 'datafusion.public.x' not found", without the catalog
+/// and schema, which users never wrote.
+fn unknown_table(message: &str) -> Option<String> {
+    let qualified = message
+        .strip_prefix("table '")?
+        .strip_suffix("' not found")?;
+    let table = qualified
+        .strip_prefix("datafusion.public.")
+        .unwrap_or(qualified);
+    Some(table.to_string())
 }

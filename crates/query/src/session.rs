@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use deltalake::arrow::array::RecordBatch;
 use deltalake::datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
-use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnv;
 use deltalake::datafusion::execution::session_state::SessionStateBuilder;
+use deltalake::datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::datafusion::sql::parser::{DFParser, Statement};
 
@@ -82,14 +82,15 @@ impl LakeSession {
             .statement_to_plan(statement)
             .await
             .map_err(QueryError::from_datafusion)?;
+        if let LogicalPlan::Ddl(DdlStatement::DropTable(drop)) = &plan
+            && self.schema.table_path(drop.name.table()).is_some()
+        {
+            return Err(QueryError::LakeTableDrop {
+                table: drop.name.table().to_string(),
+            });
+        }
         if self.access == Access::ReadOnly {
-            // DDL (CREATE EXTERNAL TABLE) and DML (INSERT, COPY) are refused; SET and other
-            // session statements change nothing on disk, so they stay allowed.
-            SQLOptions::new()
-                .with_allow_ddl(false)
-                .with_allow_dml(false)
-                .verify_plan(&plan)
-                .map_err(|error| QueryError::ReadOnly(error.message().to_string()))?;
+            check_read_only(&plan)?;
         }
         let frame = self
             .context
@@ -116,5 +117,33 @@ impl LakeSession {
 
     pub(crate) fn schema(&self) -> &LakeSchema {
         &self.schema
+    }
+}
+
+/// Refuses statements that write files, change tables or reach outside the lake. Views and
+/// in-memory tables live only in the session, so they stay allowed.
+fn check_read_only(plan: &LogicalPlan) -> Result<(), QueryError> {
+    let refused = match plan {
+        LogicalPlan::Copy(_) => Some("COPY writes files"),
+        LogicalPlan::Dml(dml) => Some(match dml.op {
+            WriteOp::Insert(_) => "INSERT changes a table",
+            WriteOp::Delete => "DELETE changes a table",
+            WriteOp::Update => "UPDATE changes a table",
+            _ => "the statement changes a table",
+        }),
+        LogicalPlan::Ddl(DdlStatement::CreateExternalTable(_)) => {
+            Some("CREATE EXTERNAL TABLE reads a location outside the lake")
+        }
+        LogicalPlan::Ddl(
+            DdlStatement::CreateCatalog(_)
+            | DdlStatement::CreateCatalogSchema(_)
+            | DdlStatement::DropCatalogSchema(_)
+            | DdlStatement::CreateIndex(_),
+        ) => Some("the statement changes the catalog"),
+        _ => None,
+    };
+    match refused {
+        Some(reason) => Err(QueryError::ReadOnly(reason.to_string())),
+        None => Ok(()),
     }
 }

@@ -14,9 +14,14 @@ pub const DEFAULT_HISTORY: usize = 20;
 pub enum ShellCommand {
     ListTables,
     Describe(String),
-    History { table: String, limit: usize },
+    /// `limit` is `None` for every commit.
+    History {
+        table: String,
+        limit: Option<usize>,
+    },
     Timing(Option<bool>),
-    Format(OutputFormat),
+    /// `None` shows the current format.
+    Format(Option<OutputFormat>),
     MaxRows(usize),
     Help,
     Quit,
@@ -27,29 +32,46 @@ impl FromStr for ShellCommand {
 
     /// Parses the text after the backslash; the error names the command and the fix.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let mut words = text.split_whitespace();
+        // A `;` out of SQL habit and double quotes around a table name are both accepted.
+        let text = text.trim().trim_end_matches(';');
+        let mut words = text.split_whitespace().map(|word| word.trim_matches('"'));
         let name = words.next().unwrap_or_default();
         let arguments: Vec<&str> = words.collect();
         let command = match (name, arguments.as_slice()) {
             ("d" | "dt" | "tables", []) => Self::ListTables,
             ("d" | "describe", [table]) => Self::Describe(table.to_string()),
+            ("history", []) => {
+                return Err("\\history needs a table name, as in \\history events 10".to_string());
+            }
             ("history", [table]) => Self::History {
                 table: table.to_string(),
-                limit: DEFAULT_HISTORY,
+                limit: Some(DEFAULT_HISTORY),
             },
-            ("history", [table, limit]) => Self::History {
-                table: table.to_string(),
-                limit: limit.parse().map_err(|_| {
-                    format!("\\history {table} {limit}: the count must be a whole number, as in \\history {table} 50")
-                })?,
-            },
+            ("history", [table, limit]) => {
+                let limit: usize = limit.parse().map_err(|_| {
+                    format!("\\history {table} {limit}: the count must be a whole number, as in \\history {table} 50, or 0 for all")
+                })?;
+                Self::History {
+                    table: table.to_string(),
+                    limit: (limit > 0).then_some(limit),
+                }
+            }
             ("timing", []) => Self::Timing(None),
             ("timing", [switch]) => Self::Timing(Some(parse_switch(switch)?)),
-            ("format" | "pset", [format]) => Self::Format(
+            ("format" | "pset", []) => Self::Format(None),
+            ("format" | "pset", [format]) => Self::Format(Some(
                 OutputFormat::from_str(format, true).map_err(|_| {
-                    format!("\\format {format}: unknown format; use table, csv, tsv, json or ndjson")
+                    format!(
+                        "\\format {format}: unknown format; use table, csv, tsv, json or ndjson"
+                    )
                 })?,
-            ),
+            )),
+            ("maxrows", []) => {
+                return Err(
+                    "\\maxrows needs a number of rows, as in \\maxrows 100, or 0 for all"
+                        .to_string(),
+                );
+            }
             ("maxrows", [rows]) => Self::MaxRows(rows.parse().map_err(|_| {
                 format!("\\maxrows {rows}: give a number of rows, or 0 to print all")
             })?),
@@ -92,13 +114,25 @@ mod tests {
             parse("history rejects 5"),
             Ok(ShellCommand::History {
                 table: "rejects".into(),
-                limit: 5
+                limit: Some(5)
             })
         );
+        assert_eq!(
+            parse("history \"events\" 0;"),
+            Ok(ShellCommand::History {
+                table: "events".into(),
+                limit: None
+            })
+        );
+        assert_eq!(
+            parse("d \"events@v5\""),
+            Ok(ShellCommand::Describe("events@v5".into()))
+        );
+        assert_eq!(parse("format"), Ok(ShellCommand::Format(None)));
         assert_eq!(parse("timing off"), Ok(ShellCommand::Timing(Some(false))));
         assert_eq!(
             parse("format CSV"),
-            Ok(ShellCommand::Format(OutputFormat::Csv))
+            Ok(ShellCommand::Format(Some(OutputFormat::Csv)))
         );
         assert_eq!(parse("maxrows 0"), Ok(ShellCommand::MaxRows(0)));
         assert_eq!(parse("?"), Ok(ShellCommand::Help));

@@ -89,16 +89,28 @@ const COMMANDS: &[&str] = &[
     "\\q",
 ];
 
-/// Words that completion offers; the shell refreshes the table and column names.
+/// Output formats offered after `\format`.
+const FORMATS: &[&str] = &["table", "csv", "tsv", "json", "ndjson"];
+
+/// Keywords after which a table name comes.
+const BEFORE_TABLE: &[&str] = &["from", "join", "into", "table", "\\d", "\\history"];
+
+/// Names that completion offers; the shell refreshes them.
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
-    names: Arc<RwLock<Vec<String>>>,
+    names: Arc<RwLock<Names>>,
+}
+
+#[derive(Debug, Default)]
+struct Names {
+    tables: Vec<String>,
+    columns: Vec<String>,
 }
 
 impl Vocabulary {
     /// Replaces the table and column names.
-    pub fn set_names(&self, names: Vec<String>) {
-        *self.names.write().unwrap_or_else(PoisonError::into_inner) = names;
+    pub fn set_names(&self, tables: Vec<String>, columns: Vec<String>) {
+        *self.names.write().unwrap_or_else(PoisonError::into_inner) = Names { tables, columns };
     }
 }
 
@@ -123,7 +135,7 @@ impl Completer for ShellHelper {
             .find(|(_, character)| !is_word_character(*character))
             .map_or(0, |(index, character)| index + character.len_utf8());
         let word = &before[start..];
-        if word.is_empty() {
+        if word.is_empty() && !before.ends_with(' ') {
             return Ok((start, Vec::new()));
         }
 
@@ -132,8 +144,7 @@ impl Completer for ShellHelper {
             .vocabulary
             .names
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+            .unwrap_or_else(PoisonError::into_inner);
         let keywords = KEYWORDS.iter().map(|keyword| {
             if lower_case {
                 keyword.to_ascii_lowercase()
@@ -141,15 +152,31 @@ impl Completer for ShellHelper {
                 keyword.to_string()
             }
         });
+        // The word before decides what fits: a table after FROM, a format after \format.
+        let previous = before[..start]
+            .split_whitespace()
+            .next_back()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let mut candidates: Vec<String> = if word.starts_with('\\') {
             COMMANDS.iter().map(|command| command.to_string()).collect()
+        } else if previous == "\\format" {
+            FORMATS.iter().map(|format| format.to_string()).collect()
+        } else if BEFORE_TABLE.contains(&previous.as_str()) {
+            names.tables.clone()
         } else {
-            names.into_iter().chain(keywords).collect()
+            names
+                .columns
+                .iter()
+                .chain(&names.tables)
+                .cloned()
+                .chain(keywords)
+                .collect()
         };
         candidates.retain(|candidate| {
-            candidate.len() > word.len()
-                && candidate[..word.len()].eq_ignore_ascii_case(word)
+            candidate != word
                 && candidate.is_char_boundary(word.len())
+                && candidate[..word.len()].eq_ignore_ascii_case(word)
         });
         candidates.sort();
         candidates.dedup();
@@ -188,9 +215,12 @@ mod tests {
         let helper = ShellHelper {
             vocabulary: Vocabulary::default(),
         };
-        helper
-            .vocabulary
-            .set_names(names.iter().map(|name| name.to_string()).collect());
+        let (tables, columns): (Vec<&str>, Vec<&str>) =
+            names.iter().partition(|name| !name.contains("data"));
+        helper.vocabulary.set_names(
+            tables.iter().map(|name| name.to_string()).collect(),
+            columns.iter().map(|name| name.to_string()).collect(),
+        );
         let history = DefaultHistory::new();
         let context = rustyline::Context::new(&history);
         let (_, pairs) = helper
@@ -201,9 +231,13 @@ mod tests {
 
     #[test]
     fn completes_tables_columns_keywords_and_commands() {
+        // Names with "data" in them are columns here, the others tables.
         let names = ["events", "event_data.temperature", "rejects"];
+        assert_eq!(complete("SELECT * FROM ev", &names), ["events"]);
+        assert_eq!(complete("SELECT * FROM ", &names), ["events", "rejects"]);
+        assert_eq!(complete("\\d r", &names), ["rejects"]);
         assert_eq!(
-            complete("SELECT * FROM ev", &names),
+            complete("SELECT ev", &names),
             ["event_data.temperature", "events"]
         );
         assert_eq!(
@@ -213,6 +247,6 @@ mod tests {
         assert_eq!(complete("sel", &names), ["select"]);
         assert_eq!(complete("SEL", &names), ["SELECT"]);
         assert_eq!(complete("\\hi", &names), ["\\history"]);
-        assert!(complete("SELECT ", &names).is_empty());
+        assert_eq!(complete("\\format j", &names), ["json"]);
     }
 }

@@ -1,7 +1,7 @@
 //! Splits the shell's input lines into SQL scripts and backslash commands.
 //!
 //! A statement may span lines and ends at a `;` outside quotes and comments. A line that
-//! starts with `\` while no statement is pending is a shell command.
+//! starts with `\` is a shell command, even while a statement is pending, as in psql.
 
 use deltalake::datafusion::sql::sqlparser::dialect::GenericDialect;
 use deltalake::datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
@@ -9,8 +9,8 @@ use deltalake::datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitesp
 /// One unit of work read from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// One or more complete SQL statements.
-    Sql(String),
+    /// One or more complete SQL statements, with the input line they start on (from 1).
+    Sql { text: String, line: usize },
     /// A backslash command, without the backslash.
     Command(String),
 }
@@ -19,6 +19,10 @@ pub enum Input {
 #[derive(Debug, Default)]
 pub struct InputBuffer {
     pending: String,
+    /// Lines read so far.
+    lines: usize,
+    /// Line on which the pending statement starts.
+    first_line: usize,
 }
 
 impl InputBuffer {
@@ -34,29 +38,40 @@ impl InputBuffer {
 
     /// Adds one line; returns the input it completes, if any.
     pub fn push_line(&mut self, line: &str) -> Option<Input> {
+        self.lines += 1;
+        let trimmed = line.trim();
+        if let Some(command) = trimmed.strip_prefix('\\') {
+            return Some(Input::Command(command.trim().to_string()));
+        }
         if !self.is_pending() {
-            let trimmed = line.trim();
-            if let Some(command) = trimmed.strip_prefix('\\') {
-                return Some(Input::Command(command.trim().to_string()));
-            }
             // Bare words that users of other shells type first.
             let word = trimmed.trim_end_matches(';').trim().to_ascii_lowercase();
             if matches!(word.as_str(), "help" | "quit" | "exit") {
                 return Some(Input::Command(word));
             }
+            if !trimmed.is_empty() && self.pending.trim().is_empty() {
+                self.pending.clear();
+                self.first_line = self.lines;
+            }
         }
         self.pending.push_str(line);
         self.pending.push('\n');
         if ends_statement(&self.pending) {
-            return Some(Input::Sql(std::mem::take(&mut self.pending)));
+            return self.take();
         }
         None
     }
 
     /// Returns what is left at the end of the input: a last statement without its `;`.
     pub fn finish(&mut self) -> Option<Input> {
-        self.is_pending()
-            .then(|| Input::Sql(std::mem::take(&mut self.pending)))
+        if self.is_pending() { self.take() } else { None }
+    }
+
+    fn take(&mut self) -> Option<Input> {
+        Some(Input::Sql {
+            text: std::mem::take(&mut self.pending),
+            line: self.first_line,
+        })
     }
 }
 
@@ -98,39 +113,51 @@ mod tests {
         inputs
     }
 
+    fn sql(text: &str, line: usize) -> Input {
+        Input::Sql {
+            text: text.to_string(),
+            line,
+        }
+    }
+
     #[test]
     fn statements_end_at_a_semicolon_outside_quotes_and_comments() {
         assert_eq!(
             feed(&["SELECT 1", "FROM t;", "SELECT ';'", "-- ;", "/* ; */ ;"]),
             vec![
-                Input::Sql("SELECT 1\nFROM t;\n".to_string()),
-                Input::Sql("SELECT ';'\n-- ;\n/* ; */ ;\n".to_string()),
+                sql("SELECT 1\nFROM t;\n", 1),
+                sql("SELECT ';'\n-- ;\n/* ; */ ;\n", 3),
             ]
         );
         assert_eq!(
-            feed(&["SELECT 'it''s", "two lines';"]),
-            vec![Input::Sql("SELECT 'it''s\ntwo lines';\n".to_string())]
+            feed(&["", "SELECT 'it''s", "two lines';"]),
+            vec![sql("SELECT 'it''s\ntwo lines';\n", 2)]
         );
     }
 
     #[test]
-    fn backslash_lines_are_commands_between_statements() {
+    fn backslash_lines_are_commands_even_inside_a_statement() {
         assert_eq!(
             feed(&["\\d events", "SELECT 1", "\\d", ";", "quit"]),
             vec![
                 Input::Command("d events".to_string()),
-                Input::Sql("SELECT 1\n\\d\n;\n".to_string()),
+                Input::Command("d".to_string()),
+                sql("SELECT 1\n;\n", 2),
                 Input::Command("quit".to_string()),
+            ]
+        );
+        assert_eq!(
+            feed(&["-- a report", "\\timing off", "SELECT 1;"]),
+            vec![
+                Input::Command("timing off".to_string()),
+                sql("-- a report\nSELECT 1;\n", 1),
             ]
         );
     }
 
     #[test]
     fn a_last_statement_without_semicolon_still_runs() {
-        assert_eq!(
-            feed(&["SELECT 1"]),
-            vec![Input::Sql("SELECT 1\n".to_string())]
-        );
+        assert_eq!(feed(&["SELECT 1"]), vec![sql("SELECT 1\n", 1)]);
         assert_eq!(feed(&["  ", ""]), vec![]);
     }
 }

@@ -7,18 +7,19 @@ mod editor;
 mod help;
 mod input;
 mod interrupt;
+mod output;
 mod render;
 mod tables;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use deltalake::arrow::array::RecordBatch;
-use eventlake_query::{Access, LakeSession, QueryError};
+use eventlake_query::{Access, LakeSession, QueryError, TableDetails};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
-use rustyline::{Config, Editor};
+use rustyline::{CompletionType, Config, Editor};
 
 use crate::args::{OutputFormat, SqlArgs};
 use crate::error::CliError;
@@ -27,6 +28,8 @@ use editor::{ShellHelper, Vocabulary};
 pub use help::HELP;
 use input::{Input, InputBuffer};
 use interrupt::Interrupts;
+use output::{Printed, Stdout};
+pub use output::{one_line, warn};
 use render::View;
 
 /// Rows printed per result in the interactive shell unless `--max-rows` says otherwise.
@@ -46,6 +49,7 @@ pub async fn run(args: SqlArgs) -> Result<(), CliError> {
     };
     let session = LakeSession::open(Path::new(&args.lake), access)
         .map_err(|error| CliError::Config(error.to_string()))?;
+    check_lake(&session, &args.lake)?;
     let interactive =
         args.command.is_empty() && args.file.is_none() && std::io::stdin().is_terminal();
     let default_rows = if interactive { INTERACTIVE_MAX_ROWS } else { 0 };
@@ -69,7 +73,7 @@ pub async fn run(args: SqlArgs) -> Result<(), CliError> {
         );
         return shell.interactive(args.history).await;
     }
-    for script in scripts(&args)? {
+    for (source, script) in scripts(&args)? {
         let mut buffer = InputBuffer::default();
         let mut inputs: Vec<Input> = script
             .lines()
@@ -77,26 +81,59 @@ pub async fn run(args: SqlArgs) -> Result<(), CliError> {
             .collect();
         inputs.extend(buffer.finish());
         for input in inputs {
+            let line = match &input {
+                Input::Sql { line, .. } => Some(*line),
+                Input::Command(_) => None,
+            };
             match shell.run_input(input).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => return Ok(()),
-                Err(message) => return Err(CliError::Query(message)),
+                Err(message) => {
+                    let place = match (&source, line) {
+                        (Some(source), Some(line)) => format!("{source}, line {line}: "),
+                        _ => String::new(),
+                    };
+                    return Err(CliError::Query(format!("{place}{message}")));
+                }
             }
         }
     }
     Ok(())
 }
 
-/// The scripts to run: each `-c` value, the `-f` file, or standard input.
-fn scripts(args: &SqlArgs) -> Result<Vec<String>, CliError> {
+/// Refuses a table directory given as the lake, and warns about a lake without tables.
+fn check_lake(session: &LakeSession, lake: &str) -> Result<(), CliError> {
+    if Path::new(lake).join("_delta_log").is_dir() {
+        let parent = Path::new(lake)
+            .parent()
+            .map_or_else(|| ".".to_string(), |parent| parent.display().to_string());
+        return Err(CliError::Config(format!(
+            "{lake} is a Delta table, not a lake root; pass the directory that holds the tables, as in --lake {parent}"
+        )));
+    }
+    if session.table_names().is_ok_and(|names| names.is_empty()) {
+        warn(&format!(
+            "no Delta tables under {lake}; --lake takes the directory that holds the table directories (events, rejects, ...)"
+        ));
+    }
+    Ok(())
+}
+
+/// The scripts to run, each with the name that errors cite: each `-c` value, the `-f` file,
+/// or standard input.
+fn scripts(args: &SqlArgs) -> Result<Vec<(Option<String>, String)>, CliError> {
     if !args.command.is_empty() {
-        return Ok(args.command.clone());
+        return Ok(args
+            .command
+            .iter()
+            .map(|command| (None, command.clone()))
+            .collect());
     }
     if let Some(path) = &args.file {
         let script = std::fs::read_to_string(path).map_err(|error| {
             CliError::Config(format!("cannot read SQL file {}: {error}", path.display()))
         })?;
-        return Ok(vec![script]);
+        return Ok(vec![(Some(path.display().to_string()), script)]);
     }
     let mut script = String::new();
     std::io::stdin()
@@ -110,7 +147,7 @@ fn scripts(args: &SqlArgs) -> Result<Vec<String>, CliError> {
             "no SQL given; pass -c \"SQL\", -f FILE, or SQL on standard input".to_string(),
         ));
     }
-    Ok(vec![script])
+    Ok(vec![(Some("standard input".to_string()), script)])
 }
 
 struct Shell {
@@ -123,16 +160,23 @@ struct Shell {
 }
 
 impl Shell {
+    fn interactive_mode(&self) -> bool {
+        self.interrupts.is_some()
+    }
+
     /// Reads lines with editing until `\q` or Ctrl-D; Ctrl-C drops the pending statement at
     /// the prompt and cancels a running one.
     async fn interactive(&mut self, history: Option<PathBuf>) -> Result<(), CliError> {
+        let setup_error =
+            |error: ReadlineError| CliError::Config(format!("cannot set up line editing: {error}"));
         let config = Config::builder()
             .auto_add_history(false)
+            .completion_type(CompletionType::List)
             .max_history_size(10_000)
-            .map_err(|error| CliError::Config(format!("cannot set up line editing: {error}")))?
+            .map_err(setup_error)?
             .build();
-        let mut editor: Editor<ShellHelper, DefaultHistory> = Editor::with_config(config)
-            .map_err(|error| CliError::Config(format!("cannot set up line editing: {error}")))?;
+        let mut editor: Editor<ShellHelper, DefaultHistory> =
+            Editor::with_config(config).map_err(setup_error)?;
         editor.set_helper(Some(ShellHelper {
             vocabulary: self.vocabulary.clone(),
         }));
@@ -142,10 +186,10 @@ impl Shell {
             if let Err(error) = editor.load_history(path)
                 && path.exists()
             {
-                eprintln!(
-                    "warning: cannot read the history file {}: {error}",
+                warn(&format!(
+                    "cannot read the history file {}: {error}",
                     path.display()
-                );
+                ));
             }
         }
         let mut known_tables = self.refresh_vocabulary().await;
@@ -158,6 +202,7 @@ impl Shell {
         println!("End statements with ';'. \\help lists the commands, \\q or Ctrl-D quits.");
 
         let mut buffer = InputBuffer::default();
+        let mut statement_lines: Vec<String> = Vec::new();
         loop {
             let prompt = if buffer.is_pending() {
                 "       -> "
@@ -167,18 +212,40 @@ impl Shell {
             let line = tokio::task::block_in_place(|| editor.readline(prompt));
             let input = match line {
                 Ok(line) => {
-                    if !line.trim().is_empty() {
-                        let _ = editor.add_history_entry(line.as_str());
+                    let input = buffer.push_line(&line);
+                    if !line.trim().starts_with('\\') {
+                        statement_lines.push(line.clone());
                     }
-                    buffer.push_line(&line)
+                    // History keeps whole statements, so that one recall brings all lines back.
+                    let entry = match &input {
+                        Some(Input::Command(_)) => line.trim().to_string(),
+                        Some(Input::Sql { .. }) => std::mem::take(&mut statement_lines)
+                            .join("\n")
+                            .trim()
+                            .to_string(),
+                        None => String::new(),
+                    };
+                    if !entry.is_empty() {
+                        let _ = editor.add_history_entry(entry);
+                        if let Some(path) = &history
+                            && let Err(error) = editor.save_history(path)
+                        {
+                            warn(&format!(
+                                "cannot write the history file {}: {error}",
+                                path.display()
+                            ));
+                        }
+                    }
+                    input
                 }
                 Err(ReadlineError::Interrupted) => {
                     buffer.clear();
+                    statement_lines.clear();
                     continue;
                 }
                 Err(ReadlineError::Eof) => break,
                 Err(error) => {
-                    eprintln!("error: cannot read the input: {error}");
+                    warn(&format!("cannot read the input: {error}"));
                     break;
                 }
             };
@@ -189,7 +256,7 @@ impl Shell {
             match self.run_input(input).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => break,
-                Err(message) => eprintln!("error: {message}"),
+                Err(message) => output::error(&message),
             }
             // Loading every schema takes a read of each table's log, so completion is only
             // refreshed when a table appears or goes.
@@ -197,30 +264,23 @@ impl Shell {
                 known_tables = self.refresh_vocabulary().await;
             }
         }
-
-        if let Some(path) = &history
-            && let Err(error) = editor.save_history(path)
-        {
-            eprintln!(
-                "warning: cannot write the history file {}: {error}",
-                path.display()
-            );
-        }
         Ok(())
     }
 
     /// Runs a script or a backslash command; the error is one line.
     async fn run_input(&mut self, input: Input) -> Result<Flow, String> {
         match input {
-            Input::Sql(script) => {
+            Input::Sql { text, .. } => {
                 let statements = self
                     .session
-                    .parse(&script)
+                    .parse(&text)
                     .map_err(|error| one_line(&error.to_string()))?;
                 for statement in statements {
                     let started = Instant::now();
                     let batches = self.execute(statement).await?;
-                    self.print(&batches, Some(started))?;
+                    if self.print(&batches, Some(started))? == Printed::PipeClosed {
+                        return Ok(Flow::Quit);
+                    }
                 }
                 Ok(Flow::Continue)
             }
@@ -251,14 +311,11 @@ impl Shell {
     async fn run_command(&mut self, command: ShellCommand) -> Result<Flow, String> {
         let query_error = |error: QueryError| one_line(&error.to_string());
         let arrow_error = |error: deltalake::arrow::error::ArrowError| error.to_string();
-        match command {
+        let printed = match command {
             ShellCommand::ListTables => {
-                let mut details = Vec::new();
-                for name in self.session.table_names().map_err(query_error)? {
-                    details.push(self.session.describe(&name).await.map_err(query_error)?);
-                }
+                let details = self.describe_all().await.map_err(query_error)?;
                 let batch = tables::table_list(&details).map_err(arrow_error)?;
-                self.print(&[batch], None)?;
+                self.print(&[batch], None)?
             }
             ShellCommand::Describe(name) => {
                 let details = self.session.describe(&name).await.map_err(query_error)?;
@@ -266,80 +323,139 @@ impl Shell {
                     println!("{}", tables::describe_header(&details));
                 }
                 let batch = tables::column_list(&details).map_err(arrow_error)?;
-                self.print(&[batch], None)?;
+                self.print(&[batch], None)?
             }
             ShellCommand::History { table, limit } => {
                 let commits = self
                     .session
-                    .history(&table, limit)
+                    .history(&table, limit.unwrap_or(usize::MAX))
                     .await
                     .map_err(query_error)?;
                 let batch = tables::commit_list(&commits).map_err(arrow_error)?;
-                self.print(&[batch], None)?;
+                self.print(&[batch], None)?
             }
             ShellCommand::Timing(switch) => {
                 self.timing = switch.unwrap_or(!self.timing);
-                println!("Timing is {}.", if self.timing { "on" } else { "off" });
+                self.notice(&format!(
+                    "Timing is {}.",
+                    if self.timing { "on" } else { "off" }
+                ));
+                Printed::Written
             }
-            ShellCommand::Format(format) => {
+            ShellCommand::Format(None) => {
+                self.notice(&format!(
+                    "Output format is {}; \\format table, csv, tsv, json or ndjson changes it.",
+                    format_name(self.view.format)
+                ));
+                Printed::Written
+            }
+            ShellCommand::Format(Some(format)) => {
                 self.view.format = format;
-                println!("Output format is {format:?}.");
+                self.notice(&format!("Output format is {}.", format_name(format)));
+                Printed::Written
             }
             ShellCommand::MaxRows(rows) => {
                 self.view.max_rows = (rows > 0).then_some(rows);
                 match self.view.max_rows {
-                    Some(rows) => println!("Results print at most {rows} rows."),
-                    None => println!("Results print all rows."),
+                    Some(1) => self.notice("Results print at most 1 row."),
+                    Some(rows) => self.notice(&format!("Results print at most {rows} rows.")),
+                    None => self.notice("Results print all rows."),
                 }
+                Printed::Written
             }
-            ShellCommand::Help => println!("{HELP}"),
+            ShellCommand::Help => {
+                println!("{HELP}");
+                Printed::Written
+            }
             ShellCommand::Quit => return Ok(Flow::Quit),
+        };
+        match printed {
+            Printed::PipeClosed => Ok(Flow::Quit),
+            Printed::Written => Ok(Flow::Continue),
         }
-        Ok(Flow::Continue)
     }
 
-    /// Prints a result; tables end with the row count and, when timing is on, the time.
-    fn print(&self, batches: &[RecordBatch], started: Option<Instant>) -> Result<(), String> {
-        let mut output = std::io::stdout().lock();
-        let write_error =
-            |error: &dyn std::fmt::Display| format!("cannot write the result: {error}");
-        render::write_result(&mut output, batches, &self.view)
-            .map_err(|error| write_error(&error))?;
-        if self.view.format == OutputFormat::Table {
-            let rows = batches.iter().map(RecordBatch::num_rows).sum();
-            let elapsed = started
-                .filter(|_| self.timing)
-                .map(|started| started.elapsed());
-            render::write_footer(&mut output, rows, self.view.max_rows, elapsed)
-                .map_err(|error| write_error(&error))?;
+    /// Describes every table; a table that cannot be read is reported and left out.
+    async fn describe_all(&self) -> Result<Vec<TableDetails>, QueryError> {
+        let mut details = Vec::new();
+        for name in self.session.table_names()? {
+            match self.session.describe(&name).await {
+                Ok(table) => details.push(table),
+                Err(error) => warn(&one_line(&error.to_string())),
+            }
         }
-        output.flush().map_err(|error| write_error(&error))
+        Ok(details)
+    }
+
+    /// Prints what a setting command changed; scripts print only results.
+    fn notice(&self, message: &str) {
+        if self.interactive_mode() {
+            println!("{message}");
+        }
+    }
+
+    /// Prints a result. Tables end with the row count and, with timing on, the time; so do
+    /// the other formats in the interactive shell, where nothing else reads the output.
+    fn print(&self, batches: &[RecordBatch], started: Option<Instant>) -> Result<Printed, String> {
+        let mut stdout = Stdout::default();
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let columns = batches.first().map_or(0, |batch| batch.num_columns());
+        let elapsed = started
+            .filter(|_| self.timing)
+            .map(|started| started.elapsed());
+        let limited = render::limit_rows(batches, self.view.max_rows);
+        let footer = self.view.format == OutputFormat::Table || self.interactive_mode();
+
+        let written = if columns == 0 {
+            // SET and other statements without a result print only that they ran.
+            if self.interactive_mode() {
+                render::write_done(&mut stdout, elapsed)
+            } else {
+                Ok(())
+            }
+        } else {
+            render::write_result(&mut stdout, &limited, &self.view)
+                .map_err(|error| std::io::Error::other(error.to_string()))
+                .and_then(|()| {
+                    if footer {
+                        let hint = if self.interactive_mode() {
+                            "\\maxrows 0"
+                        } else {
+                            "--max-rows 0"
+                        };
+                        render::write_footer(&mut stdout, rows, self.view.max_rows, hint, elapsed)
+                    } else {
+                        Ok(())
+                    }
+                })
+        };
+        stdout.finish(written)
     }
 
     /// Offers the lake's tables and their columns to completion; returns the tables.
     async fn refresh_vocabulary(&self) -> Vec<String> {
         let tables = self.session.table_names().unwrap_or_default();
-        let mut names = tables.clone();
+        let mut columns = Vec::new();
         for table in &tables {
             if let Ok(details) = self.session.describe(table).await {
-                names.extend(details.columns().into_iter().map(|column| column.name));
+                columns.extend(details.columns().into_iter().map(|column| column.name));
             }
         }
-        self.vocabulary.set_names(names);
+        self.vocabulary.set_names(tables.clone(), columns);
         tables
+    }
+}
+
+fn format_name(format: OutputFormat) -> &'static str {
+    match format {
+        OutputFormat::Table => "table",
+        OutputFormat::Csv => "csv",
+        OutputFormat::Tsv => "tsv",
+        OutputFormat::Json => "json",
+        OutputFormat::Ndjson => "ndjson",
     }
 }
 
 fn default_history_file() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".eventlake_history"))
-}
-
-/// Joins a multi-line message, so that every error is one line.
-fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -2,17 +2,21 @@
 
 use std::io::Write;
 
-use deltalake::arrow::array::{Array, RecordBatch};
+use std::sync::Arc;
+
+use deltalake::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use deltalake::arrow::csv::WriterBuilder as CsvWriterBuilder;
-use deltalake::arrow::datatypes::DataType;
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
 use deltalake::arrow::error::ArrowError;
-use deltalake::arrow::json::{ArrayWriter, LineDelimitedWriter};
+use deltalake::arrow::json::WriterBuilder as JsonWriterBuilder;
+use deltalake::arrow::json::writer::{JsonArray, LineDelimited};
 use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::args::OutputFormat;
 
-/// Narrowest width a column is shrunk to when a table is wider than the terminal.
-const MIN_COLUMN_WIDTH: usize = 12;
+/// Columns up to this width (timestamps, ids, names) are never wrapped; wider ones are
+/// wrapped down to it when a table is wider than the terminal.
+const MIN_COLUMN_WIDTH: usize = 24;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +37,7 @@ pub fn write_result(
     match view.format {
         OutputFormat::Table => write_table(output, batches, view),
         OutputFormat::Csv | OutputFormat::Tsv => {
+            let batches = nested_as_text(batches)?;
             let delimiter = if view.format == OutputFormat::Csv {
                 b','
             } else {
@@ -42,13 +47,15 @@ pub fn write_result(
                 .with_header(true)
                 .with_delimiter(delimiter)
                 .build(&mut *output);
-            for batch in batches {
+            for batch in &batches {
                 writer.write(batch)?;
             }
             Ok(())
         }
         OutputFormat::Json => {
-            let mut writer = ArrayWriter::new(&mut *output);
+            let mut writer = JsonWriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, JsonArray>(&mut *output);
             for batch in batches {
                 writer.write(batch)?;
             }
@@ -57,7 +64,9 @@ pub fn write_result(
             Ok(())
         }
         OutputFormat::Ndjson => {
-            let mut writer = LineDelimitedWriter::new(&mut *output);
+            let mut writer = JsonWriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, LineDelimited>(&mut *output);
             for batch in batches {
                 writer.write(batch)?;
             }
@@ -66,17 +75,89 @@ pub fn write_result(
     }
 }
 
-/// Writes the row count line that ends a table, with the time taken when it is given.
+/// Keeps the first `max_rows` rows; `None` keeps all.
+pub fn limit_rows(batches: &[RecordBatch], max_rows: Option<usize>) -> Vec<RecordBatch> {
+    let mut left = max_rows.unwrap_or(usize::MAX);
+    let mut kept = Vec::new();
+    for batch in batches {
+        kept.push(batch.slice(0, batch.num_rows().min(left)));
+        left -= batch.num_rows().min(left);
+        if left == 0 {
+            break;
+        }
+    }
+    kept
+}
+
+/// CSV has no nested values: struct, list and map columns are written as JSON text.
+fn nested_as_text(batches: &[RecordBatch]) -> Result<Vec<RecordBatch>, ArrowError> {
+    let mut converted = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mut fields = Vec::with_capacity(batch.num_columns());
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            if field.data_type().is_nested() {
+                fields.push(Field::new(field.name(), DataType::Utf8, true));
+                columns.push(Arc::new(json_text(column)?));
+            } else {
+                fields.push(field.as_ref().clone());
+                columns.push(Arc::clone(column));
+            }
+        }
+        converted.push(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?);
+    }
+    Ok(converted)
+}
+
+/// Each value of a nested column as JSON, NULL staying NULL.
+fn json_text(column: &ArrayRef) -> Result<StringArray, ArrowError> {
+    // arrow-json writes whole rows, so the column goes out as the only key of each row:
+    // `{"v":VALUE}`, and `{}` for NULL.
+    let single = RecordBatch::try_from_iter([("v", Arc::clone(column))])?;
+    let mut lines = Vec::new();
+    let mut writer = JsonWriterBuilder::new().build::<_, LineDelimited>(&mut lines);
+    writer.write(&single)?;
+    writer.finish()?;
+    drop(writer);
+    let text =
+        String::from_utf8(lines).map_err(|error| ArrowError::JsonError(error.to_string()))?;
+    Ok(text
+        .lines()
+        .map(|line| {
+            line.strip_prefix("{\"v\":")
+                .and_then(|value| value.strip_suffix('}'))
+                .map(str::to_string)
+        })
+        .collect())
+}
+
+/// Writes the line after a statement without a result, such as SET.
+pub fn write_done(
+    output: &mut impl Write,
+    elapsed: Option<std::time::Duration>,
+) -> std::io::Result<()> {
+    match elapsed {
+        Some(elapsed) => writeln!(output, "OK in {:.3} s", elapsed.as_secs_f64()),
+        None => writeln!(output, "OK"),
+    }
+}
+
+/// Writes the row count line that ends a result, with the time taken when it is given.
+/// `hint` names how to print all rows when some were left out.
 pub fn write_footer(
     output: &mut impl Write,
     rows: usize,
     max_rows: Option<usize>,
+    hint: &str,
     elapsed: Option<std::time::Duration>,
 ) -> std::io::Result<()> {
     let noun = if rows == 1 { "row" } else { "rows" };
     let mut line = format!("{rows} {noun}");
     if let Some(limit) = max_rows.filter(|limit| rows > *limit) {
-        line.push_str(&format!(" ({limit} shown; \\maxrows 0 prints all)"));
+        line.push_str(&format!(" ({limit} shown; {hint} prints all)"));
     }
     if let Some(elapsed) = elapsed {
         line.push_str(&format!(" in {:.3} s", elapsed.as_secs_f64()));
@@ -152,7 +233,8 @@ fn collect_cells(
     Ok(rows)
 }
 
-/// Shrinks the widest columns until the table fits `terminal` characters.
+/// Shrinks the widest columns until the table fits `terminal` characters; columns no wider
+/// than `MIN_COLUMN_WIDTH` keep their width, so short values never split.
 fn fit_to_width(widths: &mut [usize], terminal: usize) {
     // Each column takes its width plus three characters of border and padding.
     let total = |widths: &[usize]| widths.iter().map(|width| width + 3).sum::<usize>() + 1;
@@ -227,10 +309,7 @@ fn text_width(text: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use deltalake::arrow::array::{Int64Array, StringArray};
-    use deltalake::arrow::datatypes::{Field, Schema};
+    use deltalake::arrow::array::{Int64Array, StructArray};
 
     use super::*;
 
@@ -257,6 +336,46 @@ mod tests {
         let mut output = Vec::new();
         write_result(&mut output, &[batch()], &view).expect("renders");
         String::from_utf8(output).expect("UTF-8")
+    }
+
+    #[test]
+    fn csv_writes_nested_values_as_text_and_json_keeps_nulls() {
+        let point = StructArray::from(vec![(
+            Arc::new(Field::new("x", DataType::Int64, true)),
+            Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef,
+        )]);
+        let batch = RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+            ("point", Arc::new(point) as ArrayRef),
+        ])
+        .expect("valid batch");
+        let write = |format| {
+            let view = View {
+                format,
+                max_rows: None,
+                width: None,
+            };
+            let mut output = Vec::new();
+            write_result(&mut output, std::slice::from_ref(&batch), &view).expect("renders");
+            String::from_utf8(output).expect("UTF-8")
+        };
+        assert_eq!(
+            write(OutputFormat::Csv),
+            "id,point\n1,\"{\"\"x\"\":1}\"\n2,{}\n"
+        );
+        assert_eq!(
+            write(OutputFormat::Ndjson),
+            "{\"id\":1,\"point\":{\"x\":1}}\n{\"id\":2,\"point\":{\"x\":null}}\n"
+        );
+    }
+
+    #[test]
+    fn limits_rows_across_batches() {
+        let batches = [batch(), batch()];
+        let kept = limit_rows(&batches, Some(4));
+        let rows: Vec<usize> = kept.iter().map(RecordBatch::num_rows).collect();
+        assert_eq!(rows, [3, 1]);
+        assert_eq!(limit_rows(&batches, None).len(), 2);
     }
 
     #[test]
@@ -293,21 +412,29 @@ mod tests {
              | short | 1 |\n\
              +-------+---+\n"
         );
+        let wide = "w".repeat(30);
+        let batch = RecordBatch::try_from_iter([(
+            "text",
+            Arc::new(StringArray::from(vec![wide.as_str()])) as ArrayRef,
+        )])
+        .expect("valid batch");
         let narrow = View {
             format: OutputFormat::Table,
             max_rows: None,
             width: Some(20),
         };
+        let mut output = Vec::new();
+        write_result(&mut output, &[batch], &narrow).expect("renders");
         assert_eq!(
-            render(narrow),
-            "+--------------+------+\n\
-             | name         | n    |\n\
-             +--------------+------+\n\
-             | short        |    1 |\n\
-             | NULL         |  200 |\n\
-             | a longer nam | NULL |\n\
-             | e            |      |\n\
-             +--------------+------+\n"
+            String::from_utf8(output).expect("UTF-8"),
+            format!(
+                "+{dashes}+\n| text{pad} |\n+{dashes}+\n| {first} |\n| {rest}{rest_pad} |\n+{dashes}+\n",
+                dashes = "-".repeat(26),
+                pad = " ".repeat(20),
+                first = "w".repeat(24),
+                rest = "w".repeat(6),
+                rest_pad = " ".repeat(18),
+            )
         );
         assert_eq!(wrap("abcdef\ngh", 4), vec!["abcd", "ef", "gh"]);
     }
