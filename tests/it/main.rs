@@ -5,6 +5,7 @@ mod decode;
 mod fixture;
 mod ingest;
 mod lake;
+mod maintain;
 mod slt;
 mod sql;
 mod support;

@@ -34,6 +34,72 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Run SQL over the lake's tables (events, rejects, ...) and print the results.
     Sql(SqlArgs),
+    /// Compact small files into large ones, without changing data; safe while ingesting.
+    Optimize(OptimizeArgs),
+    /// Delete data files that no retained table version references.
+    Vacuum(VacuumArgs),
+}
+
+/// Flags of `eventlake optimize`.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// Lake root directory holding the Delta tables [default: ./lake].
+    #[arg(
+        long,
+        env = "EVENTLAKE_LAKE",
+        value_name = "DIR",
+        default_value = "./lake",
+        hide_default_value = true
+    )]
+    pub lake: String,
+
+    /// Tables to compact [default: every table of the lake].
+    #[arg(value_name = "TABLE")]
+    pub tables: Vec<String>,
+
+    /// Compact only partitions with this partition value, as COLUMN=VALUE (for example
+    /// event_date=2024-12-05); repeat to narrow further.
+    #[arg(long, value_name = "COLUMN=VALUE", value_parser = parse_property)]
+    pub partition: Vec<(String, String)>,
+
+    /// Size the rewritten files aim for, such as 192MiB.
+    #[arg(long, env = "EVENTLAKE_TARGET_FILE_SIZE", value_name = "SIZE", default_value = "192MiB", value_parser = parse_bytes)]
+    pub target_size: usize,
+
+    /// Sort rows by this column inside the new files (event_time tightens time-range pruning).
+    #[arg(long, value_name = "COLUMN")]
+    pub sort_by: Option<String>,
+}
+
+/// Flags of `eventlake vacuum`.
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Lake root directory holding the Delta tables [default: ./lake].
+    #[arg(
+        long,
+        env = "EVENTLAKE_LAKE",
+        value_name = "DIR",
+        default_value = "./lake",
+        hide_default_value = true
+    )]
+    pub lake: String,
+
+    /// Tables to vacuum [default: every table of the lake].
+    #[arg(value_name = "TABLE")]
+    pub tables: Vec<String>,
+
+    /// Delete only unreferenced files older than this, such as 7d or 12h.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    pub retention: Duration,
+
+    /// Allow a retention under 7 days. Files an ingestor is writing, and files that readers
+    /// of older versions need, may then be deleted.
+    #[arg(long)]
+    pub allow_short_retention: bool,
+
+    /// List the files that would be deleted, and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Output format of query results.

@@ -17,6 +17,13 @@ pub enum CliError {
     /// A statement that failed to parse, plan or run.
     #[error("{0}")]
     Query(String),
+
+    #[error(transparent)]
+    Lake(#[from] eventlake_lake::LakeError),
+
+    /// A maintenance command that could not open or change a table.
+    #[error("{0}")]
+    Maintenance(String),
 }
 
 impl CliError {
@@ -25,7 +32,14 @@ impl CliError {
         match self {
             CliError::Config(_) => ExitCode::from(2),
             CliError::Ingest(error) if is_configuration(error) => ExitCode::from(2),
-            CliError::Ingest(_) | CliError::Query(_) => ExitCode::from(1),
+            CliError::Lake(
+                eventlake_lake::LakeError::InvalidRetention { .. }
+                | eventlake_lake::LakeError::ShortRetention { .. },
+            ) => ExitCode::from(2),
+            CliError::Ingest(_)
+            | CliError::Query(_)
+            | CliError::Lake(_)
+            | CliError::Maintenance(_) => ExitCode::from(1),
         }
     }
 }

@@ -5,6 +5,7 @@ mod args;
 mod error;
 mod ingest_command;
 mod logging;
+mod maintain_command;
 mod settings;
 mod shell;
 mod units;
@@ -28,6 +29,7 @@ pub fn run() -> ExitCode {
     let default_filter = match cli.command {
         args::Command::Ingest(_) => logging::INGEST_FILTER,
         args::Command::Sql(_) => logging::SHELL_FILTER,
+        args::Command::Optimize(_) | args::Command::Vacuum(_) => logging::INGEST_FILTER,
     };
     logging::init(cli.log_format, default_filter);
 
@@ -48,6 +50,12 @@ pub fn run() -> ExitCode {
         match cli.command {
             args::Command::Ingest(ingest_args) => ingest_command::run(ingest_args).await,
             args::Command::Sql(sql_args) => shell::run(sql_args).await,
+            args::Command::Optimize(optimize_args) => {
+                maintain_command::optimize(optimize_args).await
+            }
+            args::Command::Vacuum(vacuum_args) => {
+                maintain_command::vacuum_tables(vacuum_args).await
+            }
         }
     });
 

@@ -45,7 +45,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (digits, unit) = trimmed.split_at(split);
     let invalid = || {
         format!(
-            "invalid duration '{text}': expected a number with a unit, such as 500ms, 10s, 2m or 1h"
+            "invalid duration '{text}': expected a number with a unit, such as 500ms, 10s, 2m, 1h or 7d"
         )
     };
     let value: u64 = digits.parse().map_err(|_| invalid())?;
@@ -54,6 +54,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => Duration::from_secs(value),
         "m" => Duration::from_secs(value.saturating_mul(60)),
         "h" => Duration::from_secs(value.saturating_mul(3600)),
+        "d" => Duration::from_secs(value.saturating_mul(86_400)),
         _ => return Err(invalid()),
     };
     if duration.is_zero() {

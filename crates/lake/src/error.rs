@@ -45,6 +45,14 @@ pub enum LakeError {
         last_error: String,
     },
 
+    #[error(
+        "retention {retention} is under 7 days, which can delete files that an ingestor is about to commit or that readers of older versions need; pass --allow-short-retention if no ingestor runs and no reader needs older versions"
+    )]
+    ShortRetention { retention: String },
+
+    #[error("retention {retention} is too long; give at most a few hundred years")]
+    InvalidRetention { retention: String },
+
     #[error("Arrow error on table '{table}': {source}")]
     Arrow {
         table: String,

@@ -14,16 +14,23 @@
 //! were checked, so a row can never be committed twice, whoever the writer is. A replayed
 //! append (the same rows after an ambiguous error) finds its offsets already committed and
 //! commits nothing.
+//!
+//! Maintenance works on the same tables: [`compact`] rewrites small files into large ones
+//! without changing data, and [`vacuum`] deletes the files no retained version needs.
 
 mod append;
+mod compact;
 mod error;
 mod evolve;
 mod location;
 mod offsets;
 mod table;
+mod vacuum;
 
 pub use append::{AppendOutcome, AppendRequest};
+pub use compact::{CompactOptions, CompactSummary, compact};
 pub use error::LakeError;
 pub use location::LakeRoot;
 pub use offsets::{OffsetColumns, OffsetRange, SourcePartition, app_id};
 pub use table::{LakeTable, TableSpec, WriteSettings};
+pub use vacuum::{VacuumSummary, vacuum};

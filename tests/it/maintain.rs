@@ -1,0 +1,244 @@
+//! `eventlake optimize` and `eventlake vacuum` on tables written by the ingest path: data
+//! stays the same, small files become few, and compaction runs safely beside an ingestor.
+
+use std::num::NonZeroU64;
+use std::path::Path;
+use std::process::Command;
+
+use deltalake::parquet::basic::Compression;
+use eventlake_lake::{CompactOptions, compact};
+use serde_json::Value;
+
+use crate::support::{Kafka, ingest_to_end, open_table, sensor_event, sql_rows, test_config};
+
+/// Seconds since the epoch of 2024-12-04T00:00:00Z.
+const DAY_ONE: i64 = 1_733_270_400;
+
+fn eventlake(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+/// Row count, offset sum and per-partition counts: equal fingerprints mean equal data here.
+async fn fingerprint(lake: &Path) -> Vec<Vec<Option<String>>> {
+    sql_rows(
+        lake,
+        "SELECT CAST(event_date AS VARCHAR), count(*), count(DISTINCT kafka_offset), sum(kafka_offset), sum(event_data.temperature) FROM events GROUP BY 1 ORDER BY 1",
+    )
+    .await
+}
+
+/// Live data files per partition directory of a table.
+async fn files_per_partition(
+    lake: &Path,
+    table: &str,
+) -> std::collections::BTreeMap<String, usize> {
+    let table = open_table(lake, table).await;
+    let mut counts = std::collections::BTreeMap::new();
+    for file in table.snapshot().expect("snapshot").log_data().iter() {
+        let path = file.path().to_string();
+        let partition = path
+            .rsplit_once('/')
+            .map_or(String::new(), |(dir, _)| dir.to_string());
+        *counts.entry(partition).or_default() += 1;
+    }
+    counts
+}
+
+/// Sends `count` sensor readings spread over three days to partition 0 of `topic`.
+fn send_readings(kafka: &Kafka, topic: &str, first_id: i64, count: i64) {
+    for id in first_id..first_id + count {
+        let time = DAY_ONE + (id % 3) * 86_400 + id;
+        let event = sensor_event(id, time, id % 5, 20.0 + (id % 10) as f64);
+        kafka.send(topic, 0, None, Some(event.as_bytes()), &[]);
+    }
+    kafka.flush();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optimize_compacts_small_files_and_keeps_data() {
+    let kafka = Kafka::start();
+    kafka.create_topic("compact", 1);
+    send_readings(&kafka, "compact", 1, 600);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path();
+    let mut config = test_config(&kafka.brokers(), "compact", lake);
+    config.flush.max_rows = 30;
+    ingest_to_end(config).await;
+
+    let before = fingerprint(lake).await;
+    let small_files = files_per_partition(lake, "events").await;
+    assert_eq!(small_files.len(), 3, "{small_files:?}");
+    assert!(
+        small_files.values().all(|files| *files > 2),
+        "{small_files:?}"
+    );
+
+    let lake_arg = lake.to_str().expect("UTF-8 path");
+    let output = eventlake(&["optimize", "--lake", lake_arg, "--sort-by", "event_time"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    assert_eq!(fingerprint(lake).await, before);
+    let compacted = files_per_partition(lake, "events").await;
+    assert_eq!(
+        compacted.keys().collect::<Vec<_>>(),
+        small_files.keys().collect::<Vec<_>>()
+    );
+    assert!(compacted.values().all(|files| *files <= 2), "{compacted:?}");
+
+    // The compaction commit marks its files as a rewrite, not as new data.
+    let table = open_table(lake, "events").await;
+    let version = table.version().expect("version");
+    let commit =
+        std::fs::read_to_string(lake.join(format!("events/_delta_log/{version:020}.json")))
+            .expect("commit file");
+    let actions: Vec<Value> = commit
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON action"))
+        .collect();
+    let operation = actions
+        .iter()
+        .find_map(|action| action["commitInfo"]["operation"].as_str());
+    assert_eq!(operation, Some("OPTIMIZE"));
+    for action in &actions {
+        for kind in ["add", "remove"] {
+            if let Some(file) = action.get(kind) {
+                assert_eq!(file["dataChange"], Value::Bool(false), "{kind}: {file}");
+            }
+        }
+    }
+
+    // A second run finds nothing left to compact and commits nothing.
+    let output = eventlake(&["optimize", "--lake", lake_arg, "events"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(open_table(lake, "events").await.version(), Some(version));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_beside_an_ingestor_loses_and_duplicates_nothing() {
+    let kafka = Kafka::start();
+    kafka.create_topic("busy", 1);
+    send_readings(&kafka, "busy", 1, 3_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().to_path_buf();
+    let mut config = test_config(&kafka.brokers(), "busy", &lake);
+    config.flush.max_rows = 50;
+    let ingest = tokio::spawn(ingest_to_end(config));
+
+    // Compact over and over while the ingestor commits every 50 rows.
+    let options = CompactOptions {
+        target_size: NonZeroU64::new(64 * 1024 * 1024).expect("non-zero"),
+        partitions: Vec::new(),
+        sort_by: None,
+        compression: Compression::SNAPPY,
+    };
+    let mut compactions = 0;
+    while !ingest.is_finished() {
+        if lake.join("events/_delta_log").is_dir() {
+            let table = open_table(&lake, "events").await;
+            let summary = compact(&table, "events", &options)
+                .await
+                .expect("compaction succeeds");
+            compactions += usize::from(summary.version.is_some());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ingest.await.expect("ingest task");
+    assert!(
+        compactions > 0,
+        "no compaction landed while the ingestor ran"
+    );
+
+    let rows = sql_rows(
+        &lake,
+        "SELECT count(*), count(DISTINCT kafka_offset), min(kafka_offset), max(kafka_offset) FROM events",
+    )
+    .await;
+    let expected = ["3000", "3000", "0", "2999"].map(|value| Some(value.to_string()));
+    assert_eq!(rows, vec![expected.to_vec()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vacuum_deletes_replaced_and_orphan_files_only() {
+    let kafka = Kafka::start();
+    kafka.create_topic("vacuum", 1);
+    send_readings(&kafka, "vacuum", 1, 300);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path();
+    let mut config = test_config(&kafka.brokers(), "vacuum", lake);
+    config.flush.max_rows = 30;
+    ingest_to_end(config).await;
+    let lake_arg = lake.to_str().expect("UTF-8 path");
+    let before = fingerprint(lake).await;
+
+    let output = eventlake(&["optimize", "--lake", lake_arg]);
+    assert_eq!(output.status.code(), Some(0));
+    let partition = lake.join("events/event_type=sensor_data/event_date=2024-12-04");
+    let orphan = partition.join("part-orphan-left-by-a-failed-writer.parquet");
+    std::fs::write(&orphan, b"not committed").expect("orphan written");
+    let parquet_files = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .expect("partition directory")
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .expect("entry")
+                    .path()
+                    .extension()
+                    .is_some_and(|ext| ext == "parquet")
+            })
+            .count()
+    };
+    let live = files_per_partition(lake, "events").await;
+    let live_here = live.values().next().copied().expect("a partition");
+    assert!(
+        parquet_files(&partition) > live_here + 1,
+        "replaced files are still on disk"
+    );
+
+    // The default retention of 7 days keeps everything this young.
+    let output = eventlake(&["vacuum", "--lake", lake_arg]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(orphan.exists());
+
+    // A short retention needs the explicit flag.
+    let output = eventlake(&["vacuum", "--lake", lake_arg, "--retention", "1s"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-short-retention"));
+
+    // Files must be older than the retention: wait past it, then vacuum for real.
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let output = eventlake(&[
+        "vacuum",
+        "--lake",
+        lake_arg,
+        "--retention",
+        "1s",
+        "--allow-short-retention",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!orphan.exists(), "the orphan file is deleted");
+    assert_eq!(
+        parquet_files(&partition),
+        live_here,
+        "only live files remain"
+    );
+    assert_eq!(fingerprint(lake).await, before);
+}
