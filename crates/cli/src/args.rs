@@ -40,9 +40,9 @@ pub enum Command {
     Vacuum(VacuumArgs),
 }
 
-/// Flags of `eventlake optimize`.
+/// The lake and the tables a maintenance command works on.
 #[derive(Debug, Args)]
-pub struct OptimizeArgs {
+pub struct TableSelection {
     /// Lake root directory holding the Delta tables [default: ./lake].
     #[arg(
         long,
@@ -53,9 +53,16 @@ pub struct OptimizeArgs {
     )]
     pub lake: String,
 
-    /// Tables to compact [default: every table of the lake].
+    /// Tables to work on [default: every table of the lake].
     #[arg(value_name = "TABLE")]
     pub tables: Vec<String>,
+}
+
+/// Flags of `eventlake optimize`.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    #[command(flatten)]
+    pub selection: TableSelection,
 
     /// Compact only partitions with this partition value, as COLUMN=VALUE (for example
     /// event_date=2024-12-05); repeat to narrow further.
@@ -74,19 +81,8 @@ pub struct OptimizeArgs {
 /// Flags of `eventlake vacuum`.
 #[derive(Debug, Args)]
 pub struct VacuumArgs {
-    /// Lake root directory holding the Delta tables [default: ./lake].
-    #[arg(
-        long,
-        env = "EVENTLAKE_LAKE",
-        value_name = "DIR",
-        default_value = "./lake",
-        hide_default_value = true
-    )]
-    pub lake: String,
-
-    /// Tables to vacuum [default: every table of the lake].
-    #[arg(value_name = "TABLE")]
-    pub tables: Vec<String>,
+    #[command(flatten)]
+    pub selection: TableSelection,
 
     /// Delete only unreferenced files older than this, such as 7d or 12h.
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]

@@ -9,7 +9,7 @@ use eventlake_lake::{CompactOptions, compact, vacuum};
 use tracing::info;
 use url::Url;
 
-use crate::args::{OptimizeArgs, VacuumArgs};
+use crate::args::{OptimizeArgs, TableSelection, VacuumArgs};
 use crate::error::CliError;
 
 pub async fn optimize(args: OptimizeArgs) -> Result<(), CliError> {
@@ -23,9 +23,11 @@ pub async fn optimize(args: OptimizeArgs) -> Result<(), CliError> {
         sort_by: args.sort_by.clone(),
         compression: Compression::ZSTD(Default::default()),
     };
-    for (name, path) in selected_tables(&args.lake, &args.tables)? {
+    for (name, path) in selected_tables(&args.selection)? {
         let table = open(&name, &path).await?;
-        let Some(options) = options_for(&table, &name, &options, !args.tables.is_empty())? else {
+        let Some(options) =
+            options_for(&table, &name, &options, !args.selection.tables.is_empty())?
+        else {
             continue;
         };
         let summary = compact(&table, &name, &options).await?;
@@ -97,7 +99,7 @@ fn options_for(
 }
 
 pub async fn vacuum_tables(args: VacuumArgs) -> Result<(), CliError> {
-    for (name, path) in selected_tables(&args.lake, &args.tables)? {
+    for (name, path) in selected_tables(&args.selection)? {
         let table = open(&name, &path).await?;
         let summary = vacuum(
             &table,
@@ -123,7 +125,9 @@ pub async fn vacuum_tables(args: VacuumArgs) -> Result<(), CliError> {
 }
 
 /// The tables named on the command line, or every table of the lake.
-fn selected_tables(lake: &str, names: &[String]) -> Result<Vec<(String, PathBuf)>, CliError> {
+fn selected_tables(selection: &TableSelection) -> Result<Vec<(String, PathBuf)>, CliError> {
+    let lake = selection.lake.as_str();
+    let names = &selection.tables;
     let root = Path::new(lake);
     if !root.is_dir() {
         return Err(CliError::Config(format!(
