@@ -105,7 +105,7 @@ SELECT event_data.tags AS tags FROM events WHERE event_id = 16;
 | 1 | 2024-12-04T04:00:00Z |
 | 2 | 2024-12-04T08:00:00Z |
 +-+-+
-22 rows (2 shown; --max-rows 0 prints all)
+2 rows shown; the result has more (--max-rows 0 prints all)
 +-+
 | event_id |
 +-+
@@ -403,6 +403,8 @@ fn interactive_shell_edits_keeps_history_and_cancels_queries() {
             ("SELECT sum(value) FROM range(100000000000);\r", 3000),
             ("\x03", 1500),
             ("SELECT 'still here' AS after;\r", 1500),
+            // The first 40 rows print and the rest of 10^11 rows is never computed.
+            ("SELECT value FROM range(100000000000);\r", 3000),
             ("\x04", 1000),
         ],
     );
@@ -419,6 +421,10 @@ fn interactive_shell_edits_keeps_history_and_cancels_queries() {
     assert!(!screen.contains("| dropped"), "{screen}");
     assert!(screen.contains("query cancelled"), "{screen}");
     assert!(screen.contains("| still here |"), "{screen}");
+    assert!(
+        screen.contains("40 rows shown; the result has more (\\maxrows 0 prints all)"),
+        "{screen}"
+    );
     assert!(screen.contains("Timing is off."), "{screen}");
     assert!(screen.contains("| pending |"), "{screen}");
 

@@ -147,7 +147,8 @@ pub struct SqlArgs {
     #[arg(long, env = "EVENTLAKE_MAX_ROWS", value_name = "N")]
     pub max_rows: Option<usize>,
 
-    /// Allow statements that write files or change tables (COPY, INSERT, CREATE TABLE, ...).
+    /// Allow statements that write files, change tables or register files by path (COPY,
+    /// INSERT, DELETE, CREATE EXTERNAL TABLE).
     #[arg(long, env = "EVENTLAKE_ALLOW_WRITES")]
     pub allow_writes: bool,
 

@@ -110,10 +110,24 @@ fn sql_message(error: &DataFusionError) -> String {
         },
         DataFusionError::Plan(message) => match unknown_table(message) {
             Some(table) => QueryError::UnknownTable { table }.to_string(),
-            None => message.clone(),
+            None => without_bug_report_plea(message),
         },
-        _ => error.to_string(),
+        _ => without_bug_report_plea(&error.to_string()),
     }
+}
+
+/// Drops DataFusion's request to file a bug from a type mismatch, such as `sum` of a text
+/// column: that is the user's mistake, and the rest of the message names the fix.
+fn without_bug_report_plea(message: &str) -> String {
+    const PLEA: &str = "This issue was likely caused by a bug in DataFusion's code. Please help us to resolve this by filing a bug report in our issue tracker: https://github.com/apache/datafusion/issues.";
+    if !message.contains("failed to match any signature") {
+        return message.to_string();
+    }
+    let message = message.replace(PLEA, "");
+    message
+        .strip_prefix("Internal error: ")
+        .unwrap_or(&message)
+        .to_string()
 }
 
 /// The table of DataFusion's "table 'datafusion.public.x' not found", without the catalog

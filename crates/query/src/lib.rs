@@ -12,6 +12,7 @@ mod error;
 mod reference;
 mod session;
 
+pub use deltalake::datafusion::execution::SendableRecordBatchStream;
 pub use deltalake::datafusion::sql::parser::Statement;
 pub use details::{ColumnDetails, CommitSummary, TableDetails};
 pub use error::QueryError;

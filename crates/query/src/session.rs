@@ -4,12 +4,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnv;
 use deltalake::datafusion::execution::session_state::SessionStateBuilder;
 use deltalake::datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::datafusion::sql::parser::{DFParser, Statement};
+use futures::StreamExt;
 
 use crate::catalog::LakeSchema;
 use crate::error::QueryError;
@@ -76,6 +79,24 @@ impl LakeSession {
     /// Runs one statement against the latest version of every table it names. Dropping the
     /// returned future cancels the statement.
     pub async fn execute(&self, statement: Statement) -> Result<Vec<RecordBatch>, QueryError> {
+        let (schema, mut stream) = self.execute_stream(statement).await?;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            batches.push(batch.map_err(QueryError::from_datafusion)?);
+        }
+        // An empty result still carries its columns, so a table prints its header.
+        if batches.is_empty() {
+            batches.push(RecordBatch::new_empty(schema));
+        }
+        Ok(batches)
+    }
+
+    /// Plans one statement and returns its columns and a stream of its result, which runs as
+    /// it is read. Dropping the stream cancels the statement.
+    pub async fn execute_stream(
+        &self,
+        statement: Statement,
+    ) -> Result<(SchemaRef, SendableRecordBatchStream), QueryError> {
         let plan = self
             .context
             .state()
@@ -98,12 +119,11 @@ impl LakeSession {
             .await
             .map_err(QueryError::from_datafusion)?;
         let schema = Arc::clone(frame.schema().inner());
-        let batches = frame.collect().await.map_err(QueryError::from_datafusion)?;
-        // An empty result still carries its columns, so a table prints its header.
-        if batches.is_empty() {
-            return Ok(vec![RecordBatch::new_empty(schema)]);
-        }
-        Ok(batches)
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(QueryError::from_datafusion)?;
+        Ok((schema, stream))
     }
 
     /// Runs a script of statements and returns the result of the last one.
@@ -132,7 +152,7 @@ fn check_read_only(plan: &LogicalPlan) -> Result<(), QueryError> {
             _ => "the statement changes a table",
         }),
         LogicalPlan::Ddl(DdlStatement::CreateExternalTable(_)) => {
-            Some("CREATE EXTERNAL TABLE reads a location outside the lake")
+            Some("CREATE EXTERNAL TABLE registers files by path, inside or outside the lake")
         }
         LogicalPlan::Ddl(
             DdlStatement::CreateCatalog(_)

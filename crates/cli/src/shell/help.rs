@@ -25,9 +25,13 @@ Shell commands (also in -c and -f, one per line; a line starting with \ is alway
   \help               this text (also \?)
   \q                  quit (also \quit, Ctrl-D); Ctrl-C cancels a running query
 
+In the shell, Tab completes keywords, tables and columns, and the history of statements is
+kept in ~/.eventlake_history (--history FILE changes it; Ctrl-R searches it).
+
 Scripts (-c, -f, standard input) print only results, with every row unless --max-rows
 is given. The first failing statement stops the script with exit code 1 and names its line.
-Nested values print as JSON text in CSV and TSV.
+Nested values print as JSON text in CSV and TSV. For large exports use --format csv or
+ndjson: they stream, while an aligned table holds its rows until the end.
 
 Writes: COPY, INSERT and CREATE EXTERNAL TABLE are refused unless --allow-writes is given
 (EVENTLAKE_ALLOW_WRITES=true). Views and CREATE TABLE ... AS live in the session only.

@@ -13,10 +13,13 @@ mod tables;
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::SchemaRef;
 use eventlake_query::{Access, LakeSession, QueryError, TableDetails};
+use futures::StreamExt;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{CompletionType, Config, Editor};
@@ -30,10 +33,25 @@ use input::{Input, InputBuffer};
 use interrupt::Interrupts;
 use output::{Printed, Stdout};
 pub use output::{one_line, warn};
-use render::View;
+use render::{StreamWriter, View};
 
 /// Rows printed per result in the interactive shell unless `--max-rows` says otherwise.
 const INTERACTIVE_MAX_ROWS: usize = 40;
+
+/// What the query task sends the shell: the columns first, then the rows as they come.
+enum Part {
+    Columns(SchemaRef),
+    Rows(RecordBatch),
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Whether the shell goes on after an input.
 enum Flow {
@@ -55,7 +73,7 @@ pub async fn run(args: SqlArgs) -> Result<(), CliError> {
     let default_rows = if interactive { INTERACTIVE_MAX_ROWS } else { 0 };
     let max_rows = args.max_rows.unwrap_or(default_rows);
     let mut shell = Shell {
-        session,
+        session: Arc::new(session),
         view: View {
             format: args.format,
             max_rows: (max_rows > 0).then_some(max_rows),
@@ -151,7 +169,7 @@ fn scripts(args: &SqlArgs) -> Result<Vec<(Option<String>, String)>, CliError> {
 }
 
 struct Shell {
-    session: LakeSession,
+    session: Arc<LakeSession>,
     view: View,
     timing: bool,
     /// Set in the interactive shell, where Ctrl-C cancels the running query.
@@ -276,9 +294,7 @@ impl Shell {
                     .parse(&text)
                     .map_err(|error| one_line(&error.to_string()))?;
                 for statement in statements {
-                    let started = Instant::now();
-                    let batches = self.execute(statement).await?;
-                    if self.print(&batches, Some(started))? == Printed::PipeClosed {
+                    if self.run_statement(statement).await? == Printed::PipeClosed {
                         return Ok(Flow::Quit);
                     }
                 }
@@ -291,21 +307,126 @@ impl Shell {
         }
     }
 
-    /// Runs one statement; in the interactive shell Ctrl-C cancels it.
-    async fn execute(
+    /// Runs one statement and prints its result as it arrives. The statement runs in a task
+    /// of its own, so that Ctrl-C in the interactive shell is seen even while the query keeps
+    /// every worker busy; cancelling drops the task and with it the query.
+    async fn run_statement(
         &self,
         statement: eventlake_query::Statement,
-    ) -> Result<Vec<RecordBatch>, String> {
-        let result = if let Some(interrupts) = &self.interrupts {
-            // Dropping the query's future stops DataFusion's tasks at their next yield.
-            tokio::select! {
-                result = self.session.execute(statement) => result,
-                () = interrupts.wait() => return Err("query cancelled".to_string()),
+    ) -> Result<Printed, String> {
+        let started = Instant::now();
+        let limit = self.view.max_rows.unwrap_or(usize::MAX);
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
+        let session = Arc::clone(&self.session);
+        let query = tokio::spawn(async move {
+            let (schema, mut stream) = match session.execute_stream(statement).await {
+                Ok(result) => result,
+                Err(error) => {
+                    let _ = sender.send(Err(one_line(&error.to_string()))).await;
+                    return;
+                }
+            };
+            if sender.send(Ok(Part::Columns(schema))).await.is_err() {
+                return;
             }
-        } else {
-            self.session.execute(statement).await
+            while let Some(batch) = stream.next().await {
+                let part = batch
+                    .map(Part::Rows)
+                    .map_err(|error| one_line(&QueryError::Sql(error).to_string()));
+                let failed = part.is_err();
+                if sender.send(part).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        // Dropping the guard aborts the query on every way out of this function.
+        let _guard = AbortOnDrop(query);
+
+        let mut writer: Option<StreamWriter<Stdout>> = None;
+        let mut columns = 0;
+        let mut rows = 0;
+        let mut more = false;
+        loop {
+            let part = match &self.interrupts {
+                Some(interrupts) => tokio::select! {
+                    part = receiver.recv() => part,
+                    () = interrupts.wait() => return Err("query cancelled".to_string()),
+                },
+                None => receiver.recv().await,
+            };
+            match part {
+                None => break,
+                Some(Err(message)) => return Err(message),
+                Some(Ok(Part::Columns(schema))) => {
+                    columns = schema.fields().len();
+                    let mut started_writer = StreamWriter::new(&self.view, Stdout::default());
+                    if columns > 0 {
+                        // The header goes out even when no row follows.
+                        started_writer
+                            .write(&RecordBatch::new_empty(schema))
+                            .map_err(|error| error.to_string())?;
+                    }
+                    writer = Some(started_writer);
+                }
+                Some(Ok(Part::Rows(batch))) => {
+                    if rows >= limit {
+                        more = batch.num_rows() > 0;
+                    } else {
+                        let room = limit - rows;
+                        more = batch.num_rows() > room;
+                        let batch = batch.slice(0, batch.num_rows().min(room));
+                        rows += batch.num_rows();
+                        if let Some(writer) = writer.as_mut()
+                            && let Err(error) = writer.write(&batch)
+                        {
+                            return Stdout::default()
+                                .finish(Err(std::io::Error::other(error.to_string())));
+                        }
+                    }
+                    if more {
+                        break;
+                    }
+                }
+            }
+        }
+
+        let Some(writer) = writer else {
+            return Ok(Printed::Written);
         };
-        result.map_err(|error| one_line(&error.to_string()))
+        let elapsed = Some(started.elapsed()).filter(|_| self.timing);
+        let finished = writer
+            .finish()
+            .map_err(|error| std::io::Error::other(error.to_string()));
+        let mut stdout = match finished {
+            Ok(stdout) => stdout,
+            Err(error) => return Stdout::default().finish(Err(error)),
+        };
+        let footer = if columns == 0 {
+            // SET and other statements without a result print only that they ran.
+            if self.interactive_mode() {
+                render::write_done(&mut stdout, elapsed)
+            } else {
+                Ok(())
+            }
+        } else if self.view.format == OutputFormat::Table || self.interactive_mode() {
+            render::write_footer(&mut stdout, rows, more, self.row_hint(), elapsed)
+        } else {
+            if more {
+                warn(&format!(
+                    "the result was cut at {rows} rows by --max-rows; --max-rows 0 prints all"
+                ));
+            }
+            Ok(())
+        };
+        stdout.finish(footer)
+    }
+
+    fn row_hint(&self) -> &'static str {
+        if self.interactive_mode() {
+            "\\maxrows 0"
+        } else {
+            "--max-rows 0"
+        }
     }
 
     async fn run_command(&mut self, command: ShellCommand) -> Result<Flow, String> {
@@ -394,41 +515,26 @@ impl Shell {
         }
     }
 
-    /// Prints a result. Tables end with the row count and, with timing on, the time; so do
-    /// the other formats in the interactive shell, where nothing else reads the output.
+    /// Prints the result of a shell command, which is small and complete.
     fn print(&self, batches: &[RecordBatch], started: Option<Instant>) -> Result<Printed, String> {
         let mut stdout = Stdout::default();
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let columns = batches.first().map_or(0, |batch| batch.num_columns());
         let elapsed = started
             .filter(|_| self.timing)
             .map(|started| started.elapsed());
         let limited = render::limit_rows(batches, self.view.max_rows);
+        let more = self.view.max_rows.is_some_and(|limit| rows > limit);
+        let shown = rows.min(self.view.max_rows.unwrap_or(usize::MAX));
         let footer = self.view.format == OutputFormat::Table || self.interactive_mode();
-
-        let written = if columns == 0 {
-            // SET and other statements without a result print only that they ran.
-            if self.interactive_mode() {
-                render::write_done(&mut stdout, elapsed)
-            } else {
-                Ok(())
-            }
-        } else {
-            render::write_result(&mut stdout, &limited, &self.view)
-                .map_err(|error| std::io::Error::other(error.to_string()))
-                .and_then(|()| {
-                    if footer {
-                        let hint = if self.interactive_mode() {
-                            "\\maxrows 0"
-                        } else {
-                            "--max-rows 0"
-                        };
-                        render::write_footer(&mut stdout, rows, self.view.max_rows, hint, elapsed)
-                    } else {
-                        Ok(())
-                    }
-                })
-        };
+        let written = render::write_result(&mut stdout, &limited, &self.view)
+            .map_err(|error| std::io::Error::other(error.to_string()))
+            .and_then(|()| {
+                if footer {
+                    render::write_footer(&mut stdout, shown, more, self.row_hint(), elapsed)
+                } else {
+                    Ok(())
+                }
+            });
         stdout.finish(written)
     }
 

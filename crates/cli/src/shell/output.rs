@@ -17,9 +17,20 @@ pub struct Stdout {
     pipe_closed: bool,
 }
 
+/// Whether a write error means the reader went away.
+pub fn is_closed_pipe(error: &std::io::Error) -> bool {
+    error.kind() == ErrorKind::BrokenPipe
+}
+
 impl Stdout {
     /// Flushes, and turns the result of writing into what the shell does next.
     pub fn finish(mut self, written: std::io::Result<()>) -> Result<Printed, String> {
+        if let Err(error) = &written
+            && (is_closed_pipe(error) || error.to_string().contains("Broken pipe"))
+        {
+            // Writers that wrap I/O errors (CSV, JSON) lose the error kind on the way.
+            self.pipe_closed = true;
+        }
         let flushed = written.and_then(|()| self.flush());
         match flushed {
             _ if self.pipe_closed => Ok(Printed::PipeClosed),
@@ -30,7 +41,7 @@ impl Stdout {
 
     fn check<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
         if let Err(error) = &result
-            && error.kind() == ErrorKind::BrokenPipe
+            && is_closed_pipe(error)
         {
             self.pipe_closed = true;
         }

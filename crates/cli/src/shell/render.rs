@@ -34,43 +34,99 @@ pub fn write_result(
     batches: &[RecordBatch],
     view: &View,
 ) -> Result<(), ArrowError> {
-    match view.format {
-        OutputFormat::Table => write_table(output, batches, view),
-        OutputFormat::Csv | OutputFormat::Tsv => {
-            let batches = nested_as_text(batches)?;
-            let delimiter = if view.format == OutputFormat::Csv {
-                b','
-            } else {
-                b'\t'
-            };
-            let mut writer = CsvWriterBuilder::new()
-                .with_header(true)
-                .with_delimiter(delimiter)
-                .build(&mut *output);
-            for batch in &batches {
-                writer.write(batch)?;
+    let mut writer = StreamWriter::new(view, output);
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.finish().map(|_| ())
+}
+
+/// Writes a result batch by batch as it arrives: CSV, TSV and JSON go out at once, and the
+/// table format keeps its rows until the end, since the column widths depend on all of them.
+pub enum StreamWriter<W: Write> {
+    Table {
+        batches: Vec<RecordBatch>,
+        view: View,
+        output: W,
+    },
+    Csv(deltalake::arrow::csv::Writer<W>),
+    Json(deltalake::arrow::json::Writer<W, JsonArray>),
+    Ndjson(deltalake::arrow::json::Writer<W, LineDelimited>),
+}
+
+impl<W: Write> StreamWriter<W> {
+    pub fn new(view: &View, output: W) -> Self {
+        match view.format {
+            OutputFormat::Table => Self::Table {
+                batches: Vec::new(),
+                view: *view,
+                output,
+            },
+            OutputFormat::Csv | OutputFormat::Tsv => {
+                let delimiter = if view.format == OutputFormat::Csv {
+                    b','
+                } else {
+                    b'\t'
+                };
+                Self::Csv(
+                    CsvWriterBuilder::new()
+                        .with_header(true)
+                        .with_delimiter(delimiter)
+                        .build(output),
+                )
             }
-            Ok(())
+            OutputFormat::Json => Self::Json(
+                JsonWriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, JsonArray>(output),
+            ),
+            OutputFormat::Ndjson => Self::Ndjson(
+                JsonWriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, LineDelimited>(output),
+            ),
         }
-        OutputFormat::Json => {
-            let mut writer = JsonWriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, JsonArray>(&mut *output);
-            for batch in batches {
-                writer.write(batch)?;
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        match self {
+            Self::Table { batches, .. } => {
+                batches.push(batch.clone());
+                Ok(())
             }
-            writer.finish()?;
-            writeln!(output)?;
-            Ok(())
+            Self::Csv(writer) => {
+                for batch in nested_as_text(std::slice::from_ref(batch))? {
+                    writer.write(&batch)?;
+                }
+                Ok(())
+            }
+            Self::Json(writer) => writer.write(batch),
+            Self::Ndjson(writer) => writer.write(batch),
         }
-        OutputFormat::Ndjson => {
-            let mut writer = JsonWriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, LineDelimited>(&mut *output);
-            for batch in batches {
-                writer.write(batch)?;
+    }
+
+    /// Ends the result and returns the output, for the footer.
+    pub fn finish(self) -> Result<W, ArrowError> {
+        match self {
+            Self::Table {
+                batches,
+                view,
+                mut output,
+            } => {
+                write_table(&mut output, &batches, &view)?;
+                Ok(output)
             }
-            writer.finish()
+            Self::Csv(writer) => Ok(writer.into_inner()),
+            Self::Json(mut writer) => {
+                writer.finish()?;
+                let mut output = writer.into_inner();
+                writeln!(output)?;
+                Ok(output)
+            }
+            Self::Ndjson(mut writer) => {
+                writer.finish()?;
+                Ok(writer.into_inner())
+            }
         }
     }
 }
@@ -146,19 +202,21 @@ pub fn write_done(
 }
 
 /// Writes the row count line that ends a result, with the time taken when it is given.
-/// `hint` names how to print all rows when some were left out.
+/// `more` says the result had rows past the limit, which were not read; `hint` names how
+/// to print them.
 pub fn write_footer(
     output: &mut impl Write,
     rows: usize,
-    max_rows: Option<usize>,
+    more: bool,
     hint: &str,
     elapsed: Option<std::time::Duration>,
 ) -> std::io::Result<()> {
     let noun = if rows == 1 { "row" } else { "rows" };
-    let mut line = format!("{rows} {noun}");
-    if let Some(limit) = max_rows.filter(|limit| rows > *limit) {
-        line.push_str(&format!(" ({limit} shown; {hint} prints all)"));
-    }
+    let mut line = if more {
+        format!("{rows} {noun} shown; the result has more ({hint} prints all)")
+    } else {
+        format!("{rows} {noun}")
+    };
     if let Some(elapsed) = elapsed {
         line.push_str(&format!(" in {:.3} s", elapsed.as_secs_f64()));
     }
