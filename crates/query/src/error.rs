@@ -130,8 +130,8 @@ fn without_bug_report_plea(message: &str) -> String {
         .to_string()
 }
 
-/// The table of DataFusion's "table 'datafusion.public.x' not found", without the catalog
-/// and schema, which users never wrote.
+/// Extracts the table of DataFusion's "table 'datafusion.public.x' not found", without the
+/// catalog and schema, which users never wrote.
 fn unknown_table(message: &str) -> Option<String> {
     let qualified = message
         .strip_prefix("table '")?

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use crate::catalog::LakeSchema;
 use crate::error::QueryError;
 
-/// What statements a session may run.
+/// Statements a session may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Queries only: no `COPY`, `INSERT`, `CREATE` or other statement that writes files,

@@ -11,8 +11,8 @@ use deltalake::datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitesp
 pub enum Input {
     /// One or more complete SQL statements, with the input line they start on (from 1).
     Sql { text: String, line: usize },
-    /// A backslash command, without the backslash.
-    Command(String),
+    /// A backslash command without the backslash, with its input line (from 1).
+    Command { text: String, line: usize },
 }
 
 /// Collects lines until they form a complete statement.
@@ -41,13 +41,19 @@ impl InputBuffer {
         self.lines += 1;
         let trimmed = line.trim();
         if let Some(command) = trimmed.strip_prefix('\\') {
-            return Some(Input::Command(command.trim().to_string()));
+            return Some(Input::Command {
+                text: command.trim().to_string(),
+                line: self.lines,
+            });
         }
         if !self.is_pending() {
             // Bare words that users of other shells type first.
             let word = trimmed.trim_end_matches(';').trim().to_ascii_lowercase();
             if matches!(word.as_str(), "help" | "quit" | "exit") {
-                return Some(Input::Command(word));
+                return Some(Input::Command {
+                    text: word,
+                    line: self.lines,
+                });
             }
             if !trimmed.is_empty() && self.pending.trim().is_empty() {
                 self.pending.clear();
@@ -120,6 +126,13 @@ mod tests {
         }
     }
 
+    fn command(text: &str, line: usize) -> Input {
+        Input::Command {
+            text: text.to_string(),
+            line,
+        }
+    }
+
     #[test]
     fn statements_end_at_a_semicolon_outside_quotes_and_comments() {
         assert_eq!(
@@ -140,18 +153,15 @@ mod tests {
         assert_eq!(
             feed(&["\\d events", "SELECT 1", "\\d", ";", "quit"]),
             vec![
-                Input::Command("d events".to_string()),
-                Input::Command("d".to_string()),
+                command("d events", 1),
+                command("d", 3),
                 sql("SELECT 1\n;\n", 2),
-                Input::Command("quit".to_string()),
+                command("quit", 5),
             ]
         );
         assert_eq!(
             feed(&["-- a report", "\\timing off", "SELECT 1;"]),
-            vec![
-                Input::Command("timing off".to_string()),
-                sql("-- a report\nSELECT 1;\n", 1),
-            ]
+            vec![command("timing off", 2), sql("-- a report\nSELECT 1;\n", 1),]
         );
     }
 

@@ -35,10 +35,10 @@ use output::{Printed, Stdout};
 pub use output::{one_line, warn};
 use render::{StreamWriter, View};
 
-/// Rows printed per result in the interactive shell unless `--max-rows` says otherwise.
+/// Rows printed per result in the interactive shell unless `--max-rows` sets another limit.
 const INTERACTIVE_MAX_ROWS: usize = 40;
 
-/// What the query task sends the shell: the columns first, then the rows as they come.
+/// A message from the query task to the shell: the columns first, then the rows as they come.
 enum Part {
     Columns(SchemaRef),
     Rows(RecordBatch),
@@ -100,16 +100,15 @@ pub async fn run(args: SqlArgs) -> Result<(), CliError> {
         inputs.extend(buffer.finish());
         for input in inputs {
             let line = match &input {
-                Input::Sql { line, .. } => Some(*line),
-                Input::Command(_) => None,
+                Input::Sql { line, .. } | Input::Command { line, .. } => *line,
             };
             match shell.run_input(input).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => return Ok(()),
                 Err(message) => {
-                    let place = match (&source, line) {
-                        (Some(source), Some(line)) => format!("{source}, line {line}: "),
-                        _ => String::new(),
+                    let place = match &source {
+                        Some(source) => format!("{source}, line {line}: "),
+                        None => String::new(),
                     };
                     return Err(CliError::Query(format!("{place}{message}")));
                 }
@@ -236,7 +235,7 @@ impl Shell {
                     }
                     // History keeps whole statements, so that one recall brings all lines back.
                     let entry = match &input {
-                        Some(Input::Command(_)) => line.trim().to_string(),
+                        Some(Input::Command { .. }) => line.trim().to_string(),
                         Some(Input::Sql { .. }) => std::mem::take(&mut statement_lines)
                             .join("\n")
                             .trim()
@@ -300,7 +299,7 @@ impl Shell {
                 }
                 Ok(Flow::Continue)
             }
-            Input::Command(text) => {
+            Input::Command { text, .. } => {
                 let command: ShellCommand = text.parse()?;
                 self.run_command(command).await
             }

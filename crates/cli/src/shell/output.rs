@@ -3,7 +3,7 @@
 
 use std::io::{ErrorKind, Write};
 
-/// What happened to a result.
+/// Outcome of printing a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Printed {
     Written,
@@ -17,7 +17,7 @@ pub struct Stdout {
     pipe_closed: bool,
 }
 
-/// Whether a write error means the reader went away.
+/// Returns whether a write error means that the reader went away.
 pub fn is_closed_pipe(error: &std::io::Error) -> bool {
     error.kind() == ErrorKind::BrokenPipe
 }

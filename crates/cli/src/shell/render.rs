@@ -18,7 +18,7 @@ use crate::args::OutputFormat;
 /// wrapped down to it when a table is wider than the terminal.
 const MIN_COLUMN_WIDTH: usize = 24;
 
-/// How results are printed.
+/// Output settings for results.
 #[derive(Debug, Clone, Copy)]
 pub struct View {
     pub format: OutputFormat,
@@ -168,7 +168,7 @@ fn nested_as_text(batches: &[RecordBatch]) -> Result<Vec<RecordBatch>, ArrowErro
     Ok(converted)
 }
 
-/// Each value of a nested column as JSON, NULL staying NULL.
+/// Formats each value of a nested column as JSON; NULL stays NULL.
 fn json_text(column: &ArrayRef) -> Result<StringArray, ArrowError> {
     // arrow-json writes whole rows, so the column goes out as the only key of each row:
     // `{"v":VALUE}`, and `{}` for NULL.
