@@ -242,3 +242,58 @@ async fn vacuum_deletes_replaced_and_orphan_files_only() {
     );
     assert_eq!(fingerprint(lake).await, before);
 }
+
+/// The version `_delta_log/_last_checkpoint` points at.
+fn last_checkpoint(lake: &Path, table: &str) -> Option<u64> {
+    let pointer = std::fs::read(lake.join(table).join("_delta_log/_last_checkpoint")).ok()?;
+    serde_json::from_slice::<Value>(&pointer).ok()?["version"].as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_count_from_the_last_one_and_catch_up() {
+    let kafka = Kafka::start();
+    kafka.create_topic("checkpoints", 1);
+    send_readings(&kafka, "checkpoints", 1, 300);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path();
+
+    // A run without checkpoints leaves a log of JSON commits only.
+    let mut config = test_config(&kafka.brokers(), "checkpoints", lake);
+    config.flush.max_rows = 30;
+    config.write.checkpoint_interval = 1_000;
+    ingest_to_end(config).await;
+    let version = open_table(lake, "events").await.version().expect("version");
+    assert!(version >= 10, "expected ten or more commits, got {version}");
+    assert_eq!(last_checkpoint(lake, "events"), None);
+
+    // The next start finds the checkpoint overdue and writes it before reading anything.
+    let mut config = test_config(&kafka.brokers(), "checkpoints", lake);
+    config.write.checkpoint_interval = 4;
+    ingest_to_end(config).await;
+    assert_eq!(last_checkpoint(lake, "events"), Some(version));
+
+    // A compaction commit counts towards the next checkpoint like any other commit.
+    let lake_arg = lake.to_str().expect("UTF-8 path");
+    for round in 0..3 {
+        send_readings(&kafka, "checkpoints", 1_000 + round * 10, 10);
+        let mut config = test_config(&kafka.brokers(), "checkpoints", lake);
+        config.write.checkpoint_interval = 4;
+        ingest_to_end(config).await;
+        let output = eventlake(&["optimize", "--lake", lake_arg, "events"]);
+        assert_eq!(output.status.code(), Some(0));
+    }
+    send_readings(&kafka, "checkpoints", 2_000, 10);
+    let mut config = test_config(&kafka.brokers(), "checkpoints", lake);
+    config.write.checkpoint_interval = 4;
+    ingest_to_end(config).await;
+    // Three appends and three compactions followed the checkpoint, then one more append.
+    // Whichever commits those were, no four of them in a row go without a checkpoint.
+    let latest = open_table(lake, "events").await.version().expect("version");
+    assert_eq!(latest, version + 7);
+    let last = last_checkpoint(lake, "events").expect("a checkpoint");
+    assert!(last > version, "a checkpoint followed the compactions");
+    assert!(
+        latest - last < 4,
+        "at most three commits since the checkpoint ({last} of {latest})"
+    );
+}

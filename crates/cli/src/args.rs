@@ -236,7 +236,8 @@ pub struct IngestArgs {
     #[arg(long, env = "EVENTLAKE_COMPRESSION", value_name = "CODEC")]
     pub compression: Option<String>,
 
-    /// Write a Delta checkpoint every N commits; 0 turns checkpoints off [default: 10].
+    /// Write a Delta checkpoint once N commits have landed since the last; 0 turns
+    /// checkpoints off [default: 10].
     #[arg(long, env = "EVENTLAKE_CHECKPOINT_INTERVAL", value_name = "N")]
     pub checkpoint_interval: Option<u64>,
 

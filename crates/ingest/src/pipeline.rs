@@ -74,6 +74,8 @@ pub async fn run(
         )
         .await?,
     };
+    writer.events.catch_up_checkpoint().await;
+    writer.rejects.catch_up_checkpoint().await;
     // The rebalance callback reads offsets through handles of its own, so that it never
     // waits for the writer.
     let reader = OffsetReader {

@@ -306,21 +306,6 @@ impl LakeTable {
             Err(error) => Err(classify(self.delta_error(error))),
         }
     }
-
-    /// Writes a checkpoint when `version` is a multiple of the interval. A failed checkpoint
-    /// only slows down readers, so it is logged and not returned.
-    async fn checkpoint_if_due(&self, version: u64) {
-        let interval = self.settings.checkpoint_interval;
-        if interval == 0 || !version.is_multiple_of(interval) {
-            return;
-        }
-        match deltalake::checkpoints::create_checkpoint(&self.table, None).await {
-            Ok(()) => debug!(table = %self.spec.name, version, "checkpoint written"),
-            Err(error) => {
-                warn!(table = %self.spec.name, version, error = %error, "checkpoint failed; the next due one will cover it")
-            }
-        }
-    }
 }
 
 /// Sorts an error into conflict, storage or fatal.

@@ -19,6 +19,7 @@
 //! without changing data, and [`vacuum`] deletes the files no retained version needs.
 
 mod append;
+mod checkpoint;
 mod compact;
 mod error;
 mod evolve;

@@ -38,8 +38,8 @@ pub struct TableSpec {
 pub struct WriteSettings {
     /// Parquet compression codec.
     pub compression: Compression,
-    /// A checkpoint is written after every commit whose version is a multiple of this; 0
-    /// turns checkpoints off.
+    /// A checkpoint is written once this many commits have landed since the last one; 0 turns
+    /// checkpoints off.
     pub checkpoint_interval: u64,
     /// Attempts for one append before giving up, counting conflicts and storage errors.
     pub max_commit_attempts: usize,
