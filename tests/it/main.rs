@@ -6,6 +6,7 @@ mod fixture;
 mod ingest;
 mod lake;
 mod maintain;
+mod metrics;
 mod slt;
 mod sql;
 mod support;

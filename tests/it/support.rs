@@ -146,6 +146,8 @@ pub fn test_config(brokers: &str, topic: &str, lake: &Path) -> IngestConfig {
         stop_at_end: true,
         kafka_properties,
         write: WriteSettings::default(),
+        metrics: Arc::new(eventlake_ingest::IngestMetrics::new()),
+        metrics_address: None,
     }
 }
 

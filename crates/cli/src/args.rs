@@ -236,6 +236,16 @@ pub struct IngestArgs {
     #[arg(long, env = "EVENTLAKE_COMPRESSION", value_name = "CODEC")]
     pub compression: Option<String>,
 
+    /// Address of the Prometheus metrics endpoint (GET /metrics), or "off"
+    /// [default: 127.0.0.1:9464].
+    #[arg(
+        long,
+        env = "EVENTLAKE_METRICS_ADDRESS",
+        value_name = "HOST:PORT",
+        value_parser = parse_metrics_address
+    )]
+    pub metrics_address: Option<MetricsAddress>,
+
     /// Write a Delta checkpoint once N commits have landed since the last; 0 turns
     /// checkpoints off [default: 10].
     #[arg(long, env = "EVENTLAKE_CHECKPOINT_INTERVAL", value_name = "N")]
@@ -261,4 +271,26 @@ fn parse_granularity(text: &str) -> Result<PartitionGranularity, String> {
 
 fn parse_start_position(text: &str) -> Result<StartPosition, String> {
     text.parse()
+}
+
+/// Where the ingestor serves its metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAddress {
+    Off,
+    At(std::net::SocketAddr),
+}
+
+/// Where metrics are served unless configured otherwise.
+pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9464";
+
+pub fn parse_metrics_address(text: &str) -> Result<MetricsAddress, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(MetricsAddress::Off);
+    }
+    text.trim()
+        .parse()
+        .map(MetricsAddress::At)
+        .map_err(|_| {
+            format!("invalid metrics address '{text}': expected HOST:PORT with an IP address, such as 127.0.0.1:9464, or off")
+        })
 }

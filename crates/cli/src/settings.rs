@@ -12,6 +12,7 @@ use eventlake_lake::{LakeRoot, WriteSettings};
 use serde::Deserialize;
 
 use crate::args::IngestArgs;
+use crate::args::{DEFAULT_METRICS_ADDRESS, MetricsAddress, parse_metrics_address};
 use crate::error::CliError;
 use crate::units::{parse_bytes, parse_duration};
 
@@ -35,6 +36,7 @@ pub struct ConfigFile {
     pub stop_at_end: Option<bool>,
     pub compression: Option<String>,
     pub checkpoint_interval: Option<u64>,
+    pub metrics_address: Option<String>,
     /// librdkafka properties, such as `"security.protocol" = "SASL_SSL"` or `"linger.ms" = 5`.
     #[serde(default)]
     pub kafka: BTreeMap<String, toml::Value>,
@@ -212,6 +214,13 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
     if let Some(compression) = compression {
         write.compression = compression;
     }
+    let metrics_address = match (args.metrics_address, &file.metrics_address) {
+        (Some(address), _) => address,
+        (None, Some(text)) => parse_metrics_address(text).map_err(|error| {
+            CliError::Config(format!("{error} (metrics_address in the config file)"))
+        })?,
+        (None, None) => parse_metrics_address(DEFAULT_METRICS_ADDRESS).map_err(CliError::Config)?,
+    };
     if let Some(interval) = args.checkpoint_interval.or(file.checkpoint_interval) {
         write.checkpoint_interval = interval;
     }
@@ -271,5 +280,10 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
         stop_at_end: args.stop_at_end || file.stop_at_end.unwrap_or(false),
         kafka_properties,
         write,
+        metrics: std::sync::Arc::new(eventlake_ingest::IngestMetrics::new()),
+        metrics_address: match metrics_address {
+            MetricsAddress::Off => None,
+            MetricsAddress::At(address) => Some(address),
+        },
     })
 }

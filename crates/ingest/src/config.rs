@@ -1,5 +1,6 @@
 //! Settings of an ingest run.
 
+use crate::metrics::IngestMetrics;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -92,4 +93,8 @@ pub struct IngestConfig {
     /// Extra librdkafka properties; they override eventlake's defaults.
     pub kafka_properties: BTreeMap<String, String>,
     pub write: WriteSettings,
+    /// Counters the ingestor updates.
+    pub metrics: Arc<IngestMetrics>,
+    /// Where to serve the metrics once the consumer is set up; `None` serves none.
+    pub metrics_address: Option<std::net::SocketAddr>,
 }

@@ -12,12 +12,14 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::error::KafkaResult;
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{IngestConfig, StartPosition};
 use crate::error::IngestError;
+use crate::metrics::{IngestMetrics, PartitionLabel};
 use crate::throttle::LogThrottle;
 
 /// Shortest time between two log lines about the same Kafka client problem.
@@ -86,6 +88,7 @@ pub(crate) struct IngestContext {
     /// Whether `seek_targets` has entries, so that the consumer loop does not lock it for
     /// every record.
     pub has_seek_targets: AtomicBool,
+    metrics: Arc<IngestMetrics>,
 }
 
 impl IngestContext {
@@ -93,6 +96,7 @@ impl IngestContext {
         runtime: tokio::runtime::Handle,
         reader: OffsetReader,
         start_position: StartPosition,
+        metrics: Arc<IngestMetrics>,
     ) -> Self {
         Self {
             runtime,
@@ -103,6 +107,7 @@ impl IngestContext {
             log_throttle: LogThrottle::new(LOG_INTERVAL),
             seek_targets: Mutex::new(HashMap::new()),
             has_seek_targets: AtomicBool::new(false),
+            metrics,
         }
     }
 
@@ -242,6 +247,25 @@ impl IngestContext {
 }
 
 impl ClientContext for IngestContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, details) in &statistics.topics {
+            // librdkafka reports -1 for a partition without a known position or end, and
+            // lists an internal partition -1.
+            for (partition, stats) in &details.partitions {
+                if *partition < 0 || stats.consumer_lag < 0 {
+                    continue;
+                }
+                self.metrics
+                    .consumer_lag
+                    .get_or_create(&PartitionLabel {
+                        topic: topic.clone(),
+                        partition: partition.to_string(),
+                    })
+                    .set(stats.consumer_lag);
+            }
+        }
+    }
+
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         let Some(suppressed) = self.log_throttle.admit(facility) else {
             return;
@@ -319,6 +343,8 @@ pub(crate) fn client_config(config: &IngestConfig) -> ClientConfig {
         // fetch queue backoff leaves a busy consumer idle half the time.
         .set("fetch.wait.max.ms", "100")
         .set("fetch.queue.backoff.ms", "10")
+        // The statistics carry each partition's consumer lag for the metrics.
+        .set("statistics.interval.ms", "5000")
         .set(
             "enable.partition.eof",
             if config.stop_at_end { "true" } else { "false" },

@@ -20,10 +20,12 @@ mod buffer;
 mod config;
 mod consumer;
 mod error;
+mod metrics;
 mod pipeline;
 mod throttle;
 mod writer;
 
 pub use config::{FlushPolicy, IngestConfig, StartPosition, TableNames};
 pub use error::IngestError;
+pub use metrics::{IngestMetrics, serve_metrics};
 pub use pipeline::{IngestSummary, run};

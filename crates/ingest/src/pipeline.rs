@@ -20,6 +20,7 @@ use crate::buffer::PendingFlush;
 use crate::config::IngestConfig;
 use crate::consumer::{IngestConsumer, IngestContext, OffsetReader, create_consumer, lock};
 use crate::error::IngestError;
+use crate::metrics::serve_metrics;
 use crate::writer::{FlushDone, FlushJob, TableWriter, run_writer};
 
 /// Time between two log lines while no partition is assigned.
@@ -65,6 +66,7 @@ pub async fn run(
     };
 
     let writer = TableWriter {
+        metrics: Arc::clone(&config.metrics),
         events: LakeTable::open_or_create(&config.lake, events_spec.clone(), config.write.clone())
             .await?,
         rejects: LakeTable::open_or_create(
@@ -89,8 +91,15 @@ pub async fn run(
         tokio::runtime::Handle::current(),
         reader,
         config.start_position,
+        Arc::clone(&config.metrics),
     );
     let consumer = create_consumer(&config, context)?;
+    if let Some(address) = config.metrics_address {
+        // Metrics matter less than the data: a taken port is reported, and ingestion goes on.
+        if let Err(error) = serve_metrics(address, Arc::clone(&config.metrics)).await {
+            warn!(%address, %error, "cannot serve metrics; pass another --metrics-address, or off");
+        }
+    }
     info!(brokers = %config.brokers, topics = %config.topics.join(","), group = %config.group_id, lake = %config.lake.url(), "ingest started");
 
     let (jobs, job_receiver) = async_mpsc::channel(1);
@@ -161,6 +170,11 @@ impl ConsumerLoop {
                 break;
             }
             self.notice_if_unassigned();
+            let buffered = pending.buffered_bytes() + self.in_flight.unwrap_or(0);
+            self.config
+                .metrics
+                .buffered_bytes
+                .set(i64::try_from(buffered).unwrap_or(i64::MAX));
             if self.config.stop_at_end && self.caught_up() {
                 info!("every assigned partition is read to its end; flushing and stopping");
                 break;
@@ -218,6 +232,7 @@ impl ConsumerLoop {
             self.send(pending)?;
             self.wait_for_writer(None)?;
         }
+        self.config.metrics.buffered_bytes.set(0);
         Ok(self.summary)
     }
 
@@ -408,6 +423,11 @@ impl ConsumerLoop {
             .check_first_record(&source, record.offset);
         pending.push(&source, &record);
         self.summary.records += 1;
+        let metrics = &self.config.metrics;
+        metrics.records_consumed.inc();
+        metrics
+            .bytes_consumed
+            .inc_by(record.value.map_or(0, <[u8]>::len) as u64);
 
         lock(&self.consumer.context().consumed).insert(source.clone(), message.offset());
         if !self.at_end.is_empty() {

@@ -7,6 +7,15 @@ use eventlake_lake::{AppendOutcome, AppendRequest, LakeTable, OffsetRange, Sourc
 use tokio::sync::mpsc as async_mpsc;
 use tracing::info;
 
+use deltalake::arrow::array::{AsArray, RecordBatch};
+use deltalake::arrow::compute::{cast, max};
+use deltalake::arrow::datatypes::{DataType, TimestampMicrosecondType};
+use eventlake_events::column;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::metrics::{EventTypeLabel, IngestMetrics, ReasonLabel, TableLabel};
+
 use crate::buffer::PendingFlush;
 use crate::error::IngestError;
 
@@ -27,6 +36,7 @@ pub(crate) struct FlushDone {
 pub(crate) struct TableWriter {
     pub events: LakeTable,
     pub rejects: LakeTable,
+    pub metrics: Arc<IngestMetrics>,
 }
 
 impl TableWriter {
@@ -45,6 +55,9 @@ impl TableWriter {
             info!(rejects = ?decoded.rejects_by_code, "records rejected in this flush");
         }
 
+        let event_types = count_by_event_type(decoded.events.as_ref());
+        let newest_event_time = newest_event_time(decoded.events.as_ref());
+        let started = Instant::now();
         let events = self
             .events
             .append(&AppendRequest {
@@ -52,6 +65,26 @@ impl TableWriter {
                 offsets: offsets.clone(),
             })
             .await?;
+        self.record_commit(self.events.name(), &events, started);
+        if matches!(
+            events,
+            AppendOutcome::Committed {
+                skipped_rows: 0,
+                ..
+            }
+        ) {
+            for (event_type, count) in event_types {
+                self.metrics
+                    .events_committed
+                    .get_or_create(&EventTypeLabel { event_type })
+                    .inc_by(count);
+            }
+            if let Some(micros) = newest_event_time {
+                self.metrics.observe_event_time(micros);
+            }
+        }
+
+        let started = Instant::now();
         let rejects = self
             .rejects
             .append(&AppendRequest {
@@ -59,6 +92,23 @@ impl TableWriter {
                 offsets: offsets.clone(),
             })
             .await?;
+        self.record_commit(self.rejects.name(), &rejects, started);
+        if matches!(
+            rejects,
+            AppendOutcome::Committed {
+                skipped_rows: 0,
+                ..
+            }
+        ) {
+            for (reason, count) in &decoded.rejects_by_code {
+                self.metrics
+                    .rows_rejected
+                    .get_or_create(&ReasonLabel {
+                        reason: reason.to_string(),
+                    })
+                    .inc_by(*count as u64);
+            }
+        }
 
         Ok(FlushDone {
             offsets,
@@ -66,6 +116,53 @@ impl TableWriter {
             rejects: committed_rows(&rejects),
         })
     }
+}
+
+impl TableWriter {
+    fn record_commit(&self, table: &str, outcome: &AppendOutcome, started: Instant) {
+        let AppendOutcome::Committed { rows, files, .. } = outcome else {
+            return;
+        };
+        let label = TableLabel {
+            table: table.to_string(),
+        };
+        let metrics = &self.metrics;
+        metrics.commits.get_or_create(&label).inc();
+        metrics
+            .rows_committed
+            .get_or_create(&label)
+            .inc_by(*rows as u64);
+        metrics
+            .files_written
+            .get_or_create(&label)
+            .inc_by(*files as u64);
+        metrics
+            .commit_seconds
+            .get_or_create(&label)
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// Counts the rows of each event type in a batch of the events table.
+fn count_by_event_type(batch: Option<&RecordBatch>) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    let Some(column) = batch.and_then(|batch| batch.column_by_name(column::EVENT_TYPE)) else {
+        return counts;
+    };
+    let Ok(text) = cast(column, &DataType::Utf8) else {
+        return counts;
+    };
+    for event_type in text.as_string::<i32>().iter().flatten() {
+        *counts.entry(event_type.to_string()).or_default() += 1;
+    }
+    counts
+}
+
+/// Returns the newest `event_time` of a batch of the events table, in microseconds.
+fn newest_event_time(batch: Option<&RecordBatch>) -> Option<i64> {
+    let column = batch?.column_by_name(column::EVENT_TIME)?;
+    let times = column.as_primitive_opt::<TimestampMicrosecondType>()?;
+    max(times)
 }
 
 fn committed_rows(outcome: &AppendOutcome) -> usize {
