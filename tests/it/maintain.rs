@@ -297,3 +297,66 @@ async fn checkpoints_count_from_the_last_one_and_catch_up() {
         "at most three commits since the checkpoint ({last} of {latest})"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_ingestor_compacts_idle_partitions() {
+    let kafka = Kafka::start();
+    kafka.create_topic("idle", 1);
+    send_readings(&kafka, "idle", 1, 600);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().to_path_buf();
+    let mut config = test_config(&kafka.brokers(), "idle", &lake);
+    config.flush.max_rows = 30;
+    config.stop_at_end = false;
+    config.auto_compaction = Some(eventlake_ingest::AutoCompaction::after(
+        std::time::Duration::from_secs(2),
+    ));
+    let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ingest = tokio::spawn(eventlake_ingest::run(
+        config,
+        std::sync::Arc::clone(&shutdown),
+    ));
+
+    // Wait until every row is in and every partition is down to its compacted files.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut compacted = std::collections::BTreeMap::new();
+    while std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if !lake.join("events/_delta_log").is_dir() {
+            continue;
+        }
+        let rows = sql_rows(&lake, "SELECT count(*) FROM events").await;
+        compacted = files_per_partition(&lake, "events").await;
+        if rows == vec![vec![Some("600".to_string())]]
+            && compacted.len() == 3
+            && compacted.values().all(|files| *files <= 2)
+        {
+            break;
+        }
+    }
+    shutdown.store(true, std::sync::atomic::Ordering::Relaxed);
+    ingest
+        .await
+        .expect("ingest task")
+        .expect("ingest succeeded beside the compactor");
+
+    assert_eq!(compacted.len(), 3, "{compacted:?}");
+    assert!(compacted.values().all(|files| *files <= 2), "{compacted:?}");
+    let rows = sql_rows(
+        &lake,
+        "SELECT count(*), count(DISTINCT kafka_offset) FROM events",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![vec![Some("600".to_string()), Some("600".to_string())]]
+    );
+    let history = std::fs::read_dir(lake.join("events/_delta_log"))
+        .expect("log")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".json"))
+        .map(|entry| std::fs::read_to_string(entry.path()).expect("commit"))
+        .filter(|commit| commit.contains("\"operation\":\"OPTIMIZE\""))
+        .count();
+    assert!(history > 0, "a compaction commit is in the log");
+}

@@ -236,6 +236,11 @@ pub struct IngestArgs {
     #[arg(long, env = "EVENTLAKE_COMPRESSION", value_name = "CODEC")]
     pub compression: Option<String>,
 
+    /// Compact a partition in the background once no file was added to it for this long,
+    /// such as 1h, or "off" [default: 1h].
+    #[arg(long, env = "EVENTLAKE_COMPACT_AFTER", value_name = "DURATION")]
+    pub compact_after: Option<String>,
+
     /// Address of the Prometheus metrics endpoint (GET /metrics), or "off"
     /// [default: 127.0.0.1:9464].
     #[arg(

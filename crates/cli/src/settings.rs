@@ -37,6 +37,7 @@ pub struct ConfigFile {
     pub compression: Option<String>,
     pub checkpoint_interval: Option<u64>,
     pub metrics_address: Option<String>,
+    pub compact_after: Option<String>,
     /// librdkafka properties, such as `"security.protocol" = "SASL_SSL"` or `"linger.ms" = 5`.
     #[serde(default)]
     pub kafka: BTreeMap<String, toml::Value>,
@@ -214,6 +215,19 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
     if let Some(compression) = compression {
         write.compression = compression;
     }
+    let compact_after = args
+        .compact_after
+        .clone()
+        .or_else(|| file.compact_after.clone())
+        .unwrap_or_else(|| "1h".to_string());
+    let auto_compaction = if compact_after.trim().eq_ignore_ascii_case("off") {
+        None
+    } else {
+        let idle = parse_duration(&compact_after).map_err(|error| {
+            CliError::Config(format!("{error}; --compact-after also takes off"))
+        })?;
+        Some(eventlake_ingest::AutoCompaction::after(idle))
+    };
     let metrics_address = match (args.metrics_address, &file.metrics_address) {
         (Some(address), _) => address,
         (None, Some(text)) => parse_metrics_address(text).map_err(|error| {
@@ -281,6 +295,7 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
         kafka_properties,
         write,
         metrics: std::sync::Arc::new(eventlake_ingest::IngestMetrics::new()),
+        auto_compaction,
         metrics_address: match metrics_address {
             MetricsAddress::Off => None,
             MetricsAddress::At(address) => Some(address),

@@ -95,6 +95,8 @@ pub struct IngestConfig {
     pub write: WriteSettings,
     /// Counters the ingestor updates.
     pub metrics: Arc<IngestMetrics>,
+    /// Background compaction of idle partitions; `None` leaves it to `eventlake optimize`.
+    pub auto_compaction: Option<crate::compactor::AutoCompaction>,
     /// Where to serve the metrics once the consumer is set up; `None` serves none.
     pub metrics_address: Option<std::net::SocketAddr>,
 }

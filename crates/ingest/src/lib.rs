@@ -17,6 +17,7 @@
 //! nor duplicates a record. Kafka's committed offsets are only updated so that lag tools work.
 
 mod buffer;
+mod compactor;
 mod config;
 mod consumer;
 mod error;
@@ -25,6 +26,7 @@ mod pipeline;
 mod throttle;
 mod writer;
 
+pub use compactor::AutoCompaction;
 pub use config::{FlushPolicy, IngestConfig, StartPosition, TableNames};
 pub use error::IngestError;
 pub use metrics::{IngestMetrics, serve_metrics};

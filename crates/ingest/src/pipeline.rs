@@ -17,6 +17,7 @@ use tokio::sync::mpsc as async_mpsc;
 use tracing::{debug, info, warn};
 
 use crate::buffer::PendingFlush;
+use crate::compactor::run_compactor;
 use crate::config::IngestConfig;
 use crate::consumer::{IngestConsumer, IngestContext, OffsetReader, create_consumer, lock};
 use crate::error::IngestError;
@@ -104,7 +105,26 @@ pub async fn run(
 
     let (jobs, job_receiver) = async_mpsc::channel(1);
     let (result_sender, results) = mpsc::channel();
+    let compactor_tables = vec![
+        (
+            writer.events.name().to_string(),
+            writer.events.url().clone(),
+        ),
+        (
+            writer.rejects.name().to_string(),
+            writer.rejects.url().clone(),
+        ),
+    ];
     let writer_task = tokio::spawn(run_writer(writer, job_receiver, result_sender));
+    let compactor_stop = Arc::new(AtomicBool::new(false));
+    let compactor = config.auto_compaction.clone().map(|settings| {
+        tokio::spawn(run_compactor(
+            settings,
+            compactor_tables,
+            config.write.compression,
+            Arc::clone(&compactor_stop),
+        ))
+    });
 
     let consumer_loop = ConsumerLoop {
         consumer,
@@ -124,6 +144,11 @@ pub async fn run(
         .map_err(|_| IngestError::ConsumerGone)??;
     // The consumer loop dropped the job sender, so the writer ends after its last job.
     writer_task.await.map_err(|_| IngestError::WriterGone)?;
+    compactor_stop.store(true, Ordering::Relaxed);
+    if let Some(compactor) = compactor {
+        // A compaction stopped halfway commits nothing, so aborting it loses nothing.
+        compactor.abort();
+    }
     info!(
         records = summary.records,
         events = summary.events,

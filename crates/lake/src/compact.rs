@@ -106,3 +106,53 @@ pub async fn compact(
         }
     }
 }
+
+/// Returns the partitions, as `column = value` pairs, that have at least `min_files` live
+/// files and no file added within `idle` of `now_ms` (milliseconds since the epoch). They
+/// are the closed partitions, such as past days, that compaction can rewrite without racing
+/// new appends. Partitions with a null partition value are left out, because a filter
+/// cannot select them.
+pub fn idle_partitions(
+    table: &DeltaTable,
+    name: &str,
+    idle: std::time::Duration,
+    min_files: usize,
+    now_ms: i64,
+) -> Result<Vec<Vec<(String, String)>>, LakeError> {
+    let snapshot = table.snapshot().map_err(|source| LakeError::Delta {
+        table: name.to_string(),
+        source,
+    })?;
+    let columns = snapshot.metadata().partition_columns().to_vec();
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+
+    // Per partition: live files and the newest modification time.
+    let mut partitions: std::collections::BTreeMap<Vec<(String, String)>, (usize, i64)> =
+        std::collections::BTreeMap::new();
+    for file in snapshot.log_data().iter() {
+        let values = file.partition_values_map();
+        let key: Option<Vec<(String, String)>> = columns
+            .iter()
+            .map(|column| {
+                let value = values.get(column)?.clone()?;
+                Some((column.clone(), value))
+            })
+            .collect();
+        let Some(key) = key else {
+            continue;
+        };
+        let entry = partitions.entry(key).or_insert((0, i64::MIN));
+        entry.0 += 1;
+        entry.1 = entry.1.max(file.modification_time());
+    }
+    Ok(partitions
+        .into_iter()
+        .filter(|(_, (files, newest))| {
+            *files >= min_files && now_ms.saturating_sub(*newest) >= idle_ms
+        })
+        .map(|(key, _)| key)
+        .collect())
+}

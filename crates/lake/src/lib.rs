@@ -29,7 +29,7 @@ mod table;
 mod vacuum;
 
 pub use append::{AppendOutcome, AppendRequest};
-pub use compact::{CompactOptions, CompactSummary, compact};
+pub use compact::{CompactOptions, CompactSummary, compact, idle_partitions};
 pub use error::LakeError;
 pub use location::LakeRoot;
 pub use offsets::{OffsetColumns, OffsetRange, SourcePartition, app_id};
