@@ -2,7 +2,7 @@
 //!
 //! Streaming commits leave many small files in each partition. Once a partition has had no
 //! new file for the idle time (a past day or hour, as a rule), this task rewrites its files
-//! into few large ones. It runs beside the writer and never blocks it: the compaction commit
+//! into few large ones. It runs beside the writer without blocking it: the compaction commit
 //! does not conflict with appends, and the writer re-checks and retries if one lands first.
 
 use std::num::NonZeroU64;
@@ -22,7 +22,7 @@ pub struct AutoCompaction {
     pub idle: Duration,
     /// Size the rewritten files aim for, in bytes.
     pub target_size: NonZeroU64,
-    /// Fewest live files that make a partition worth rewriting.
+    /// Minimum number of live files that makes a partition worth rewriting.
     pub min_files: usize,
 }
 
