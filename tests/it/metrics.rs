@@ -93,6 +93,11 @@ async fn metrics_match_the_committed_tables() {
         Some(appends),
         "{text}"
     );
+    assert_eq!(
+        sample(&text, "eventlake_produce_to_commit_seconds_count"),
+        Some(events),
+        "one latency per committed event:\n{text}"
+    );
     let newest = sample(&text, "eventlake_newest_event_time_seconds").expect("newest event time");
     assert_eq!(newest, 1_733_300_199.0);
     assert!(sample(&text, "eventlake_freshness_seconds").is_some_and(|age| age > 0.0));

@@ -50,6 +50,8 @@ pub struct IngestMetrics {
     pub commits: Family<TableLabel, Counter>,
     pub commit_seconds: SecondsHistogram,
     pub files_written: Family<TableLabel, Counter>,
+    /// Seconds from each record's Kafka timestamp to the commit of its row.
+    pub produce_to_commit_seconds: Histogram,
     pub buffered_bytes: Gauge,
     pub consumer_lag: Family<PartitionLabel, Gauge>,
     /// Newest `event_time` committed to the events table, in seconds since the epoch.
@@ -75,6 +77,11 @@ fn commit_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
 
+fn latency_histogram() -> Histogram {
+    // 10 ms to about 3 hours, since a catching-up ingestor commits old records.
+    Histogram::new(exponential_buckets(0.01, 2.0, 21))
+}
+
 impl IngestMetrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("eventlake");
@@ -87,6 +94,7 @@ impl IngestMetrics {
             commits: Family::default(),
             commit_seconds: Family::new_with_constructor(commit_histogram),
             files_written: Family::default(),
+            produce_to_commit_seconds: latency_histogram(),
             buffered_bytes: Gauge::default(),
             consumer_lag: Family::default(),
             newest_event_time: Gauge::default(),
@@ -132,6 +140,11 @@ impl IngestMetrics {
             "files_written",
             "Parquet files committed, per table",
             metrics.files_written.clone(),
+        );
+        registry.register(
+            "produce_to_commit_seconds",
+            "Seconds from a record's Kafka timestamp to the commit of its row to the events table",
+            metrics.produce_to_commit_seconds.clone(),
         );
         registry.register(
             "buffered_bytes",

@@ -375,6 +375,14 @@ impl ConsumerLoop {
             return;
         }
         self.last_notice = Instant::now();
+        let summary = &self.summary;
+        info!(
+            records = summary.records,
+            events = summary.events,
+            rejects = summary.rejects,
+            flushes = summary.flushes,
+            "progress"
+        );
         if lock(&self.consumer.context().assignment)
             .partitions
             .is_empty()

@@ -56,6 +56,7 @@ impl TableWriter {
         }
 
         let event_types = count_by_event_type(decoded.events.as_ref());
+        let produced_at = kafka_timestamps(decoded.events.as_ref());
         let newest_event_time = newest_event_time(decoded.events.as_ref());
         let started = Instant::now();
         let events = self
@@ -81,6 +82,13 @@ impl TableWriter {
             }
             if let Some(micros) = newest_event_time {
                 self.metrics.observe_event_time(micros);
+            }
+            let committed_at = chrono::Utc::now().timestamp_micros();
+            for produced in produced_at {
+                let seconds = committed_at.saturating_sub(produced) as f64 / 1e6;
+                self.metrics
+                    .produce_to_commit_seconds
+                    .observe(seconds.max(0.0));
             }
         }
 
@@ -163,6 +171,15 @@ fn newest_event_time(batch: Option<&RecordBatch>) -> Option<i64> {
     let column = batch?.column_by_name(column::EVENT_TIME)?;
     let times = column.as_primitive_opt::<TimestampMicrosecondType>()?;
     max(times)
+}
+
+/// Returns the Kafka timestamps of a batch of the events table, in microseconds.
+fn kafka_timestamps(batch: Option<&RecordBatch>) -> Vec<i64> {
+    batch
+        .and_then(|batch| batch.column_by_name(column::KAFKA_TIMESTAMP))
+        .and_then(|column| column.as_primitive_opt::<TimestampMicrosecondType>())
+        .map(|times| times.iter().flatten().collect())
+        .unwrap_or_default()
 }
 
 fn committed_rows(outcome: &AppendOutcome) -> usize {
