@@ -198,7 +198,7 @@ impl IngestMetrics {
 }
 
 /// Serves `GET /metrics` on `address` until the process ends. Returns the bound address,
-/// whose port is the one the system chose when `address` asks for port 0.
+/// which carries the port the system chose when `address` requests port 0.
 pub async fn serve_metrics(
     address: SocketAddr,
     metrics: Arc<IngestMetrics>,
@@ -213,16 +213,13 @@ pub async fn serve_metrics(
             };
             let metrics = Arc::clone(&metrics);
             tokio::spawn(async move {
-                // A request line and headers fit in a few KiB; the body, if any, is ignored.
-                let mut request = vec![0_u8; 8 * 1024];
-                let read = match stream.read(&mut request).await {
-                    Ok(read) => read,
+                let head = match read_request_head(&mut stream).await {
+                    Ok(head) => head,
                     Err(error) => {
                         debug!(%peer, %error, "metrics request could not be read");
                         return;
                     }
                 };
-                let head = String::from_utf8_lossy(&request[..read]);
                 let response = if head.starts_with("GET /metrics ")
                     || head.starts_with("GET /metrics?")
                 {
@@ -244,4 +241,20 @@ pub async fn serve_metrics(
         }
     });
     Ok(bound)
+}
+
+/// Reads a request line and headers, which may arrive over several reads, up to the blank
+/// line that ends them. 8 KiB is plenty for a scrape, and the body, if any, is ignored.
+async fn read_request_head(stream: &mut tokio::net::TcpStream) -> std::io::Result<String> {
+    const MAX_HEAD: usize = 8 * 1024;
+    let mut head = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    while head.len() < MAX_HEAD && !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..read]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
 }
