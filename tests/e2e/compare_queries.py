@@ -1,5 +1,5 @@
 """Runs the same analytic queries with `eventlake sql` and with DuckDB's delta_scan over one
-lake and compares the answers row by row.
+lake and compares the results row by row.
 
 usage: compare_queries.py EVENTLAKE_BINARY LAKE_DIR
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ingests from a real Kafka-compatible broker process (Tansu on loopback) in two runs, then
 # runs a set of analytic queries with `eventlake sql` and with DuckDB's `delta_scan` on the
-# same tables, and fails unless every answer matches.
+# same tables, and fails unless every result matches.
 #
 # Needs: tansu on PATH (cargo install tansu --locked --features dynostore,libsql) and a
 # Python with duckdb==1.5.5 and duckdb-extension-delta==1.5.5, given as PYTHON.

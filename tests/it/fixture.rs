@@ -16,7 +16,7 @@ pub fn fixture_lake() -> &'static Path {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().to_path_buf();
         // Each test has its own runtime; a thread with a runtime of its own writes the lake
-        // whichever test asks first.
+        // for whichever test calls this first.
         std::thread::spawn(move || {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

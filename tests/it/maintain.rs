@@ -250,7 +250,7 @@ fn last_checkpoint(lake: &Path, table: &str) -> Option<u64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checkpoints_count_from_the_last_one_and_catch_up() {
+async fn checkpoint_interval_counts_from_last() {
     let kafka = Kafka::start();
     kafka.create_topic("checkpoints", 1);
     send_readings(&kafka, "checkpoints", 1, 300);

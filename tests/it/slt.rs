@@ -63,7 +63,8 @@ fn column_type(data_type: &DataType) -> DefaultColumnType {
     }
 }
 
-/// Every value as text; NULL for null, `(empty)` for an empty string so a row keeps its width.
+/// Formats every value as text: NULL for null, and `(empty)` for an empty string so that a
+/// row keeps its width.
 fn text_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, SltError> {
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();
@@ -122,7 +123,7 @@ async fn sqllogictest_files_pass() {
 
 /// Travel by time resolves against the commit times that `\history` shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn time_travel_by_time_reads_the_version_committed_then() {
+async fn time_travel_by_commit_time() {
     let session = LakeSession::open(fixture_lake(), Access::ReadOnly).expect("session opens");
     let history = session.history("events", 10).await.expect("history");
     let committed: Vec<_> = history

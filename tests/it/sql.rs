@@ -181,7 +181,7 @@ fn every_output_format_prints_the_same_rows() {
 }
 
 #[test]
-fn explain_shows_that_one_type_and_day_reads_only_its_partition() {
+fn explain_lists_one_partition_files() {
     let output = eventlake_sql(
         fixture_lake(),
         &[
@@ -214,7 +214,7 @@ fn explain_shows_that_one_type_and_day_reads_only_its_partition() {
 }
 
 #[test]
-fn errors_are_one_line_with_a_non_zero_status() {
+fn errors_print_one_line_and_fail() {
     let lake = fixture_lake();
     for (args, needle) in [
         (vec!["-c", "SELEC 1"], "SELEC"),
@@ -253,7 +253,7 @@ fn errors_are_one_line_with_a_non_zero_status() {
 }
 
 #[test]
-fn a_failing_script_names_the_line_and_stops() {
+fn script_error_names_its_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let script = dir.path().join("report.sql");
     std::fs::write(
@@ -279,7 +279,7 @@ fn a_failing_script_names_the_line_and_stops() {
 }
 
 #[test]
-fn a_closed_pipe_ends_the_output_quietly() {
+fn closed_pipe_ends_output_quietly() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
         .args(["sql", "--lake"])
         .arg(fixture_lake())
@@ -311,8 +311,8 @@ fn writes_need_the_allow_writes_flag() {
         "COPY (SELECT event_id FROM events WHERE event_type = 'user_action' ORDER BY event_id) TO '{}' STORED AS CSV",
         target.display()
     );
-    let refused = eventlake_sql(fixture_lake(), &["-c", &copy], None);
-    assert_eq!(refused.status.code(), Some(1));
+    let rejected = eventlake_sql(fixture_lake(), &["-c", &copy], None);
+    assert_eq!(rejected.status.code(), Some(1));
     assert!(!target.exists(), "a read-only session writes no file");
 
     let allowed = eventlake_sql(fixture_lake(), &["--allow-writes", "-c", &copy], None);

@@ -278,14 +278,14 @@ fn parse_start_position(text: &str) -> Result<StartPosition, String> {
     text.parse()
 }
 
-/// Where the ingestor serves its metrics.
+/// Metrics endpoint setting of the ingestor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricsAddress {
     Off,
     At(std::net::SocketAddr),
 }
 
-/// Where metrics are served unless configured otherwise.
+/// Default address of the metrics endpoint.
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9464";
 
 pub fn parse_metrics_address(text: &str) -> Result<MetricsAddress, String> {

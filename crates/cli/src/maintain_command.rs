@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use deltalake::DeltaTable;
 use deltalake::parquet::basic::Compression;
-use eventlake_lake::{CompactOptions, compact, vacuum};
+use eventlake_lake::{CompactOptions, compact, table_directories, vacuum};
 use tracing::info;
 use url::Url;
 
@@ -124,7 +124,7 @@ pub async fn vacuum_tables(args: VacuumArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The tables named on the command line, or every table of the lake.
+/// Returns the tables named on the command line, or every table of the lake.
 fn selected_tables(selection: &TableSelection) -> Result<Vec<(String, PathBuf)>, CliError> {
     let lake = selection.lake.as_str();
     let names = &selection.tables;
@@ -136,16 +136,9 @@ fn selected_tables(selection: &TableSelection) -> Result<Vec<(String, PathBuf)>,
     }
     let is_table = |path: &Path| path.join("_delta_log").is_dir();
     if names.is_empty() {
-        let mut tables: Vec<(String, PathBuf)> = std::fs::read_dir(root)
-            .map_err(|error| {
-                CliError::Config(format!("cannot read lake directory {lake}: {error}"))
-            })?
-            .filter_map(Result::ok)
-            .filter(|entry| is_table(&entry.path()))
-            .filter_map(|entry| Some((entry.file_name().to_str()?.to_string(), entry.path())))
-            .collect();
-        tables.sort();
-        return Ok(tables);
+        return table_directories(root).map_err(|error| {
+            CliError::Config(format!("cannot read lake directory {lake}: {error}"))
+        });
     }
     names
         .iter()

@@ -97,6 +97,6 @@ pub struct IngestConfig {
     pub metrics: Arc<IngestMetrics>,
     /// Background compaction of idle partitions; `None` leaves it to `eventlake optimize`.
     pub auto_compaction: Option<crate::compactor::AutoCompaction>,
-    /// Where to serve the metrics once the consumer is set up; `None` serves none.
+    /// Address of the metrics endpoint, served once the consumer is set up. `None` serves none.
     pub metrics_address: Option<std::net::SocketAddr>,
 }

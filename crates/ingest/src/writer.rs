@@ -7,7 +7,7 @@ use eventlake_lake::{AppendOutcome, AppendRequest, LakeTable, OffsetRange, Sourc
 use tokio::sync::mpsc as async_mpsc;
 use tracing::info;
 
-use deltalake::arrow::array::{AsArray, RecordBatch};
+use deltalake::arrow::array::{AsArray, PrimitiveArray, RecordBatch};
 use deltalake::arrow::compute::{cast, max};
 use deltalake::arrow::datatypes::{DataType, TimestampMicrosecondType};
 use eventlake_events::column;
@@ -55,41 +55,23 @@ impl TableWriter {
             info!(rejects = ?decoded.rejects_by_code, "records rejected in this flush");
         }
 
-        let event_types = count_by_event_type(decoded.events.as_ref());
-        let produced_at = kafka_timestamps(decoded.events.as_ref());
-        let newest_event_time = newest_event_time(decoded.events.as_ref());
         let started = Instant::now();
-        let events = self
-            .events
-            .append(&AppendRequest {
-                batch: decoded.events,
-                offsets: offsets.clone(),
-            })
-            .await?;
+        let request = AppendRequest {
+            batch: decoded.events,
+            offsets: offsets.clone(),
+        };
+        let events = self.events.append(&request).await?;
         self.record_commit(self.events.name(), &events, started);
-        if matches!(
-            events,
+        // A partly replayed append committed only some rows, so the per-event metrics skip it
+        // rather than count rows twice.
+        if let (
             AppendOutcome::Committed {
-                skipped_rows: 0,
-                ..
-            }
-        ) {
-            for (event_type, count) in event_types {
-                self.metrics
-                    .events_committed
-                    .get_or_create(&EventTypeLabel { event_type })
-                    .inc_by(count);
-            }
-            if let Some(micros) = newest_event_time {
-                self.metrics.observe_event_time(micros);
-            }
-            let committed_at = chrono::Utc::now().timestamp_micros();
-            for produced in produced_at {
-                let seconds = committed_at.saturating_sub(produced) as f64 / 1e6;
-                self.metrics
-                    .produce_to_commit_seconds
-                    .observe(seconds.max(0.0));
-            }
+                skipped_rows: 0, ..
+            },
+            Some(batch),
+        ) = (&events, request.batch.as_ref())
+        {
+            self.record_events(batch);
         }
 
         let started = Instant::now();
@@ -151,10 +133,35 @@ impl TableWriter {
     }
 }
 
+impl TableWriter {
+    /// Records the per-event metrics of a batch just committed to the events table.
+    fn record_events(&self, batch: &RecordBatch) {
+        for (event_type, count) in count_by_event_type(batch) {
+            self.metrics
+                .events_committed
+                .get_or_create(&EventTypeLabel { event_type })
+                .inc_by(count);
+        }
+        if let Some(newest) = timestamps(batch, column::EVENT_TIME).and_then(max) {
+            self.metrics.observe_event_time(newest);
+        }
+        let Some(produced) = timestamps(batch, column::KAFKA_TIMESTAMP) else {
+            return;
+        };
+        let committed_at = chrono::Utc::now().timestamp_micros();
+        for produced_at in produced.iter().flatten() {
+            let seconds = committed_at.saturating_sub(produced_at) as f64 / 1e6;
+            self.metrics
+                .produce_to_commit_seconds
+                .observe(seconds.max(0.0));
+        }
+    }
+}
+
 /// Counts the rows of each event type in a batch of the events table.
-fn count_by_event_type(batch: Option<&RecordBatch>) -> BTreeMap<String, u64> {
+fn count_by_event_type(batch: &RecordBatch) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    let Some(column) = batch.and_then(|batch| batch.column_by_name(column::EVENT_TYPE)) else {
+    let Some(column) = batch.column_by_name(column::EVENT_TYPE) else {
         return counts;
     };
     let Ok(text) = cast(column, &DataType::Utf8) else {
@@ -166,20 +173,14 @@ fn count_by_event_type(batch: Option<&RecordBatch>) -> BTreeMap<String, u64> {
     counts
 }
 
-/// Returns the newest `event_time` of a batch of the events table, in microseconds.
-fn newest_event_time(batch: Option<&RecordBatch>) -> Option<i64> {
-    let column = batch?.column_by_name(column::EVENT_TIME)?;
-    let times = column.as_primitive_opt::<TimestampMicrosecondType>()?;
-    max(times)
-}
-
-/// Returns the Kafka timestamps of a batch of the events table, in microseconds.
-fn kafka_timestamps(batch: Option<&RecordBatch>) -> Vec<i64> {
+/// Returns a timestamp column of a batch of the events table, in microseconds.
+fn timestamps<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Option<&'a PrimitiveArray<TimestampMicrosecondType>> {
     batch
-        .and_then(|batch| batch.column_by_name(column::KAFKA_TIMESTAMP))
-        .and_then(|column| column.as_primitive_opt::<TimestampMicrosecondType>())
-        .map(|times| times.iter().flatten().collect())
-        .unwrap_or_default()
+        .column_by_name(name)?
+        .as_primitive_opt::<TimestampMicrosecondType>()
 }
 
 fn committed_rows(outcome: &AppendOutcome) -> usize {

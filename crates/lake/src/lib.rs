@@ -31,7 +31,7 @@ mod vacuum;
 pub use append::{AppendOutcome, AppendRequest};
 pub use compact::{CompactOptions, CompactSummary, compact, idle_partitions};
 pub use error::LakeError;
-pub use location::LakeRoot;
+pub use location::{LakeRoot, table_directories};
 pub use offsets::{OffsetColumns, OffsetRange, SourcePartition, app_id};
 pub use table::{LakeTable, TableSpec, WriteSettings};
 pub use vacuum::{VacuumSummary, vacuum};

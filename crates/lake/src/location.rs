@@ -1,7 +1,7 @@
 //! The lake root: a directory (or, later, an object store URL) holding one Delta table per
 //! subdirectory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use deltalake::ensure_table_uri;
 use url::Url;
@@ -73,4 +73,16 @@ impl LakeRoot {
     pub fn url(&self) -> &Url {
         &self.url
     }
+}
+
+/// Lists the Delta tables in a local lake directory: each subdirectory with a `_delta_log`,
+/// as (name, path) sorted by name.
+pub fn table_directories(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut tables: Vec<(String, PathBuf)> = std::fs::read_dir(root)?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("_delta_log").is_dir())
+        .filter_map(|entry| Some((entry.file_name().to_str()?.to_string(), entry.path())))
+        .collect();
+    tables.sort();
+    Ok(tables)
 }

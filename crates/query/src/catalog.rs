@@ -1,4 +1,4 @@
-//! The lake as a DataFusion schema: every directory of the lake root that holds a `_delta_log`
+//! The lake as a DataFusion schema: every directory of the lake root that contains a `_delta_log`
 //! is a table, loaded when a statement names it.
 
 use std::collections::HashMap;
@@ -11,6 +11,7 @@ use deltalake::datafusion::catalog::{SchemaProvider, TableProvider};
 use deltalake::datafusion::error::{DataFusionError, Result as DataFusionResult};
 use deltalake::datafusion::execution::SessionState;
 use deltalake::{DeltaTable, DeltaTableBuilder};
+use eventlake_lake::table_directories;
 use url::Url;
 
 use crate::details::summarize;
@@ -19,7 +20,7 @@ use crate::reference::{TablePoint, TableReference};
 
 /// Resolves table names to Delta tables under the lake root.
 ///
-/// Lookups load the table again each time, so every statement sees the latest commit. Tables
+/// Lookups load the table again each time, so every statement reads the latest commit. Tables
 /// that a statement registers (only with writes allowed) live in memory for the session.
 #[derive(Debug)]
 pub(crate) struct LakeSchema {
@@ -40,17 +41,11 @@ impl LakeSchema {
 
     /// Returns the Delta tables under the lake root, sorted by name.
     pub(crate) fn lake_tables(&self) -> Result<Vec<String>, QueryError> {
-        let entries = std::fs::read_dir(&self.root).map_err(|source| QueryError::LakeNotFound {
+        let tables = table_directories(&self.root).map_err(|source| QueryError::LakeNotFound {
             path: self.root.display().to_string(),
             source,
         })?;
-        let mut names: Vec<String> = entries
-            .filter_map(Result::ok)
-            .filter(|entry| entry.path().join("_delta_log").is_dir())
-            .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
-            .collect();
-        names.sort();
-        Ok(names)
+        Ok(tables.into_iter().map(|(name, _)| name).collect())
     }
 
     /// Returns the directory of a lake table, or `None` when no such table exists. Names that
@@ -65,14 +60,7 @@ impl LakeSchema {
     }
 
     /// Loads a table at a point in time.
-    pub(crate) fn load<'a>(
-        &'a self,
-        reference: &'a TableReference,
-    ) -> futures::future::BoxFuture<'a, Result<DeltaTable, QueryError>> {
-        Box::pin(self.load_table(reference))
-    }
-
-    async fn load_table(&self, reference: &TableReference) -> Result<DeltaTable, QueryError> {
+    pub(crate) async fn load(&self, reference: &TableReference) -> Result<DeltaTable, QueryError> {
         let table = &reference.table;
         let path = self
             .table_path(table)
@@ -83,10 +71,11 @@ impl LakeSchema {
             table: table.clone(),
             source: deltalake::DeltaTableError::InvalidTableLocation(path.display().to_string()),
         })?;
-        let builder = DeltaTableBuilder::from_url(url).map_err(|source| QueryError::Table {
-            table: table.clone(),
-            source,
-        })?;
+        let builder =
+            DeltaTableBuilder::from_url(url.clone()).map_err(|source| QueryError::Table {
+                table: table.clone(),
+                source,
+            })?;
         let travel_error = |source| QueryError::TimeTravel {
             reference: format!("{table}@{}", point_text(&reference.point)),
             table: table.clone(),
@@ -102,7 +91,7 @@ impl LakeSchema {
                 Err(source) => {
                     // delta-rs words a version past the end as a log segment mismatch; name
                     // the versions that exist instead.
-                    let latest = self.load(&TableReference::latest(table)).await?.version();
+                    let latest = open_latest(table, &url).await?.version();
                     match latest {
                         Some(latest) if latest < *version => Err(QueryError::NoSuchVersion {
                             reference: format!("{table}@v{version}"),
@@ -114,7 +103,7 @@ impl LakeSchema {
                 }
             },
             TablePoint::Timestamp(instant) => {
-                let version = self.version_at(table, *instant).await?;
+                let version = version_at(table, &url, *instant).await?;
                 builder
                     .with_version(version)
                     .load()
@@ -122,41 +111,6 @@ impl LakeSchema {
                     .map_err(travel_error)
             }
         }
-    }
-
-    /// Returns the last version committed at or before `instant`, by the commit times that
-    /// `\history` shows. delta-rs would go by the log files' modification times instead,
-    /// which come a little after the recorded commit time.
-    async fn version_at(&self, table: &str, instant: DateTime<Utc>) -> Result<u64, QueryError> {
-        let latest = self.load(&TableReference::latest(table)).await?;
-        let log_store = latest.log_store();
-        let mut earliest = None;
-        let mut next = latest.version();
-        while let Some(version) = next {
-            let entry = log_store
-                .read_commit_entry(version)
-                .await
-                .map_err(|source| QueryError::Table {
-                    table: table.to_string(),
-                    source,
-                })?;
-            // Older entries may have been cleaned up after a checkpoint.
-            let Some(entry) = entry else {
-                break;
-            };
-            let committed = summarize(version, &entry).timestamp;
-            if committed.is_some_and(|committed| committed <= instant) {
-                return Ok(version);
-            }
-            earliest = committed.or(earliest);
-            next = version.checked_sub(1);
-        }
-        Err(QueryError::BeforeFirstCommit {
-            reference: format!("{table}@{}", point_text(&TablePoint::Timestamp(instant))),
-            table: table.to_string(),
-            committed: earliest
-                .map_or_else(|| "an unknown time".to_string(), |time| time.to_rfc3339()),
-        })
     }
 
     async fn provider(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>, QueryError> {
@@ -179,6 +133,53 @@ impl LakeSchema {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Returns the last version committed at or before `instant`, by the commit times that
+/// `\history` shows. delta-rs would go by the log files' modification times instead,
+/// which come a little after the recorded commit time.
+async fn version_at(table: &str, url: &Url, instant: DateTime<Utc>) -> Result<u64, QueryError> {
+    let latest = open_latest(table, url).await?;
+    let log_store = latest.log_store();
+    let mut earliest = None;
+    let mut next = latest.version();
+    while let Some(version) = next {
+        let entry = log_store
+            .read_commit_entry(version)
+            .await
+            .map_err(|source| QueryError::Table {
+                table: table.to_string(),
+                source,
+            })?;
+        // Older entries may have been cleaned up after a checkpoint.
+        let Some(entry) = entry else {
+            break;
+        };
+        let committed = summarize(version, &entry).timestamp;
+        if committed.is_some_and(|committed| committed <= instant) {
+            return Ok(version);
+        }
+        earliest = committed.or(earliest);
+        next = version.checked_sub(1);
+    }
+    Err(QueryError::BeforeFirstCommit {
+        reference: format!("{table}@{}", point_text(&TablePoint::Timestamp(instant))),
+        table: table.to_string(),
+        committed: earliest.map_or_else(|| "an unknown time".to_string(), |time| time.to_rfc3339()),
+    })
+}
+
+/// Loads the latest version of the table at `url`.
+async fn open_latest(table: &str, url: &Url) -> Result<DeltaTable, QueryError> {
+    let table_error = |source| QueryError::Table {
+        table: table.to_string(),
+        source,
+    };
+    DeltaTableBuilder::from_url(url.clone())
+        .map_err(table_error)?
+        .load()
+        .await
+        .map_err(table_error)
 }
 
 /// Writes a point in time as it appears after `@` in a table name.

@@ -1,6 +1,7 @@
-//! What the shell shows about a table: its layout and size, and its commit history.
+//! Table details for the shell: layout, size and commit history.
 
 use chrono::{DateTime, Utc};
+use deltalake::DeltaTable;
 use deltalake::arrow::datatypes::{DataType, Field, SchemaRef};
 use deltalake::kernel::Version;
 use serde_json::Value;
@@ -72,7 +73,7 @@ fn flatten(field: &Field, prefix: String, partition: bool, columns: &mut Vec<Col
     }
 }
 
-/// The SQL name of a column type, as CAST and `arrow_typeof` users write it.
+/// Returns the SQL name of a column type, as users write it in CAST.
 fn sql_type(data_type: &DataType) -> String {
     match data_type {
         DataType::Boolean => "BOOLEAN".to_string(),
@@ -113,11 +114,10 @@ impl LakeSession {
             .map(|file| u64::try_from(file.size()).unwrap_or(0))
             .sum();
         let version = snapshot.version();
-        let last_commit = self
-            .history(name, 1)
+        let last_commit = commits(&table, &reference.table, 1)
             .await?
             .first()
-            .and_then(|c| c.timestamp);
+            .and_then(|commit| commit.timestamp);
         Ok(TableDetails {
             name: reference.table.clone(),
             version,
@@ -138,27 +138,36 @@ impl LakeSession {
     ) -> Result<Vec<CommitSummary>, QueryError> {
         let reference = TableReference::parse(name)?;
         let table = self.schema().load(&reference).await?;
-        let table_error = |source| QueryError::Table {
-            table: reference.table.clone(),
-            source,
-        };
-        let latest = table.version().unwrap_or(0);
-        let log_store = table.log_store();
-        let mut commits = Vec::new();
-        let mut next = Some(latest);
-        while let Some(version) = next.filter(|_| commits.len() < limit) {
-            let Some(entry) = log_store
-                .read_commit_entry(version)
-                .await
-                .map_err(table_error)?
-            else {
-                break;
-            };
-            commits.push(summarize(version, &entry));
-            next = version.checked_sub(1);
-        }
-        Ok(commits)
+        commits(&table, &reference.table, limit).await
     }
+}
+
+/// Reads up to `limit` commits of a loaded table, newest first, stopping at the first one
+/// whose log entry was cleaned up.
+async fn commits(
+    table: &DeltaTable,
+    name: &str,
+    limit: usize,
+) -> Result<Vec<CommitSummary>, QueryError> {
+    let table_error = |source| QueryError::Table {
+        table: name.to_string(),
+        source,
+    };
+    let log_store = table.log_store();
+    let mut commits = Vec::new();
+    let mut next = Some(table.version().unwrap_or(0));
+    while let Some(version) = next.filter(|_| commits.len() < limit) {
+        let Some(entry) = log_store
+            .read_commit_entry(version)
+            .await
+            .map_err(table_error)?
+        else {
+            break;
+        };
+        commits.push(summarize(version, &entry));
+        next = version.checked_sub(1);
+    }
+    Ok(commits)
 }
 
 /// Reads one commit file: newline-delimited JSON actions.

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::error::QueryError;
 
-/// Which version of a table a statement reads.
+/// The version of a table that a statement reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TablePoint {
     /// The latest committed version, read again for every statement.

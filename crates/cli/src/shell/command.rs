@@ -144,7 +144,8 @@ mod tests {
         let error = "format xml"
             .parse::<ShellCommand>()
             .expect_err("unknown format");
-        assert!(error.contains("xml") && error.contains("ndjson"), "{error}");
+        assert!(error.contains("xml"), "{error}");
+        assert!(error.contains("ndjson"), "{error}");
         let error = "frobnicate"
             .parse::<ShellCommand>()
             .expect_err("unknown command");

@@ -26,7 +26,7 @@ pub struct InputBuffer {
 }
 
 impl InputBuffer {
-    /// Whether part of a statement is waiting for more lines.
+    /// Returns whether part of a statement is waiting for more lines.
     pub fn is_pending(&self) -> bool {
         !self.pending.trim().is_empty()
     }
@@ -81,7 +81,7 @@ impl InputBuffer {
     }
 }
 
-/// Whether the text's last token, ignoring whitespace and comments, is a `;`. Text that does
+/// Returns whether the text's last token, ignoring whitespace and comments, is a `;`. Text that does
 /// not tokenize (an open quote or block comment) is incomplete.
 fn ends_statement(text: &str) -> bool {
     let Ok(tokens) = Tokenizer::new(&GenericDialect {}, text).tokenize() else {
@@ -134,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn statements_end_at_a_semicolon_outside_quotes_and_comments() {
+    fn semicolon_outside_quotes_ends_statement() {
         assert_eq!(
             feed(&["SELECT 1", "FROM t;", "SELECT ';'", "-- ;", "/* ; */ ;"]),
             vec![
@@ -166,7 +166,7 @@ mod tests {
     }
 
     #[test]
-    fn a_last_statement_without_semicolon_still_runs() {
+    fn last_statement_needs_no_semicolon() {
         assert_eq!(feed(&["SELECT 1"]), vec![sql("SELECT 1\n", 1)]);
         assert_eq!(feed(&["  ", ""]), vec![]);
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-/// Wakes whoever waits in [`Interrupts::wait`] on each SIGINT.
+/// Wakes the tasks waiting in [`Interrupts::wait`] on each SIGINT.
 #[derive(Clone)]
 pub struct Interrupts {
     notify: Arc<Notify>,

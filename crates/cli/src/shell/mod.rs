@@ -136,7 +136,7 @@ fn check_lake(session: &LakeSession, lake: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The scripts to run, each with the name that errors cite: each `-c` value, the `-f` file,
+/// Collects the scripts to run, each with the name that errors cite: each `-c` value, the `-f` file,
 /// or standard input.
 fn scripts(args: &SqlArgs) -> Result<Vec<(Option<String>, String)>, CliError> {
     if !args.command.is_empty() {
@@ -307,8 +307,8 @@ impl Shell {
     }
 
     /// Runs one statement and prints its result as it arrives. The statement runs in a task
-    /// of its own, so that Ctrl-C in the interactive shell is seen even while the query keeps
-    /// every worker busy; cancelling drops the task and with it the query.
+    /// of its own, so Ctrl-C in the interactive shell is handled even while the query keeps
+    /// every worker busy. Cancelling aborts the task, which drops the query.
     async fn run_statement(
         &self,
         statement: eventlake_query::Statement,

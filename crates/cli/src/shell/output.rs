@@ -1,5 +1,5 @@
-//! Standard output and standard error for the shell: a closed pipe ends the output quietly,
-//! and messages never panic when standard error is gone.
+//! Standard output and standard error for the shell. A closed pipe ends the output quietly,
+//! and messages to a closed standard error are dropped instead of panicking.
 
 use std::io::{ErrorKind, Write};
 

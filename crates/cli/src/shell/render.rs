@@ -14,8 +14,8 @@ use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::args::OutputFormat;
 
-/// Columns up to this width (timestamps, ids, names) are never wrapped; wider ones are
-/// wrapped down to it when a table is wider than the terminal.
+/// Width up to which a column (timestamps, ids, names) is never wrapped. Wider columns wrap
+/// down to it when a table is wider than the terminal.
 const MIN_COLUMN_WIDTH: usize = 24;
 
 /// Output settings for results.
@@ -202,8 +202,8 @@ pub fn write_done(
 }
 
 /// Writes the row count line that ends a result, with the time taken when it is given.
-/// `more` says the result had rows past the limit, which were not read; `hint` names how
-/// to print them.
+/// `more` is true when the result had rows past the limit, which were not read, and `hint`
+/// names how to print them.
 pub fn write_footer(
     output: &mut impl Write,
     rows: usize,
@@ -397,7 +397,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_writes_nested_values_as_text_and_json_keeps_nulls() {
+    fn csv_and_json_write_nested_values() {
         let point = StructArray::from(vec![(
             Arc::new(Field::new("x", DataType::Int64, true)),
             Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef,

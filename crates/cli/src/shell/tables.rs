@@ -8,7 +8,7 @@ use deltalake::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, 
 use deltalake::arrow::error::ArrowError;
 use eventlake_query::{CommitSummary, TableDetails};
 
-/// One row per table.
+/// Builds one row per table.
 pub fn table_list(tables: &[TableDetails]) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_from_iter([
         strings("table", tables.iter().map(|t| Some(t.name.clone()))),
@@ -26,7 +26,7 @@ pub fn table_list(tables: &[TableDetails]) -> Result<RecordBatch, ArrowError> {
     ])
 }
 
-/// The summary lines printed above a table's columns.
+/// Formats the summary lines printed above a table's columns.
 pub fn describe_header(table: &TableDetails) -> String {
     let last_commit = table
         .last_commit
@@ -45,7 +45,7 @@ pub fn describe_header(table: &TableDetails) -> String {
     )
 }
 
-/// One row per column, struct fields flattened.
+/// Builds one row per column, with struct fields flattened.
 pub fn column_list(table: &TableDetails) -> Result<RecordBatch, ArrowError> {
     let columns = table.columns();
     RecordBatch::try_from_iter([
@@ -66,7 +66,7 @@ pub fn column_list(table: &TableDetails) -> Result<RecordBatch, ArrowError> {
     ])
 }
 
-/// One row per commit, newest first.
+/// Builds one row per commit, newest first.
 pub fn commit_list(commits: &[CommitSummary]) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_from_iter([
         numbers("version", commits.iter().map(|c| Some(c.version))),
@@ -87,7 +87,7 @@ pub fn commit_list(commits: &[CommitSummary]) -> Result<RecordBatch, ArrowError>
     ])
 }
 
-/// A commit time to the millisecond, in UTC with a `Z`.
+/// Formats a commit time to the millisecond, in UTC with a `Z`.
 fn utc_text(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
