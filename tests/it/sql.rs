@@ -337,8 +337,10 @@ fn writes_need_the_allow_writes_flag() {
 /// Runs the shell on a pseudo-terminal (through util-linux `script`), typing `keys` one
 /// chunk at a time with a pause after each, and returns everything the terminal showed.
 fn interactive_session(lake: &Path, history: &Path, keys: &[(&str, u64)]) -> (Option<i32>, String) {
+    // `exec` makes the shell the child of `script`: a `sh` left in between would die of
+    // the Ctrl-C sent to the terminal, and `script` would report that status.
     let command = format!(
-        "{} sql --lake '{}' --history '{}'",
+        "exec '{}' sql --lake '{}' --history '{}'",
         env!("CARGO_BIN_EXE_eventlake"),
         lake.display(),
         history.display()
@@ -346,6 +348,7 @@ fn interactive_session(lake: &Path, history: &Path, keys: &[(&str, u64)]) -> (Op
     let mut child = Command::new("script")
         .args(["--quiet", "--return", "--command", &command, "/dev/null"])
         .env("TERM", "xterm")
+        .env("SHELL", "/bin/sh")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
