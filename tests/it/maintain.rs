@@ -360,3 +360,158 @@ async fn running_ingestor_compacts_idle_partitions() {
         .count();
     assert!(history > 0, "a compaction commit is in the log");
 }
+
+/// Versions of the checkpoint files in a table's log.
+fn checkpoint_versions(lake: &Path, table: &str) -> Vec<u64> {
+    let mut versions: Vec<u64> = std::fs::read_dir(lake.join(table).join("_delta_log"))
+        .expect("log dir")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.contains(".checkpoint")
+                .then(|| name[..20].parse().ok())
+                .flatten()
+        })
+        .collect();
+    versions.sort_unstable();
+    versions
+}
+
+/// Row count of `events` at `version`, through the shell's time travel.
+fn count_at(lake: &str, version: u64) -> String {
+    let query = format!("SELECT count(*) FROM \"events@v{version}\"");
+    let output = eventlake(&["sql", "--lake", lake, "--format", "csv", "-c", &query]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_cleanup_keeps_retained_versions() {
+    let kafka = Kafka::start();
+    kafka.create_topic("retention", 1);
+    send_readings(&kafka, "retention", 1, 300);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path();
+    let lake_arg = lake.to_str().expect("UTF-8 path");
+    let retention = std::time::Duration::from_secs(3600);
+
+    let mut config = test_config(&kafka.brokers(), "retention", lake);
+    config.flush.max_rows = 30;
+    config.write.checkpoint_interval = 4;
+    config.write.log_retention = Some(retention);
+    ingest_to_end(config).await;
+    let table = open_table(lake, "events").await;
+    let properties = table
+        .snapshot()
+        .expect("snapshot")
+        .metadata()
+        .configuration()
+        .clone();
+    assert_eq!(
+        properties
+            .get("delta.logRetentionDuration")
+            .map(String::as_str),
+        Some("interval 3600 seconds")
+    );
+    let latest = table.version().expect("version");
+    let boundary = *checkpoint_versions(lake, "events")
+        .last()
+        .expect("a checkpoint");
+    assert!(
+        boundary >= 8,
+        "two checkpoints or more, the last at {boundary}"
+    );
+
+    // Every version from the boundary on, with its row count, before any cleanup.
+    let mut counts = Vec::new();
+    for version in boundary..=latest {
+        counts.push((version, count_at(lake_arg, version)));
+    }
+
+    // Nothing is old enough yet: a checkpoint with a fresh log deletes nothing.
+    assert!(
+        lake.join("events/_delta_log/00000000000000000000.json")
+            .exists()
+    );
+
+    // Age every log file below the boundary past the retention, as if written two hours ago.
+    let two_hours_ago = std::time::SystemTime::now() - 2 * retention;
+    for entry in std::fs::read_dir(lake.join("events/_delta_log")).expect("log dir") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("");
+        if name.len() > 20
+            && name[..20]
+                .parse::<u64>()
+                .is_ok_and(|version| version < boundary)
+        {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .expect("open log file")
+                .set_modified(two_hours_ago)
+                .expect("set mtime");
+        }
+    }
+
+    // More appends lead to the next checkpoint, which deletes the expired files.
+    send_readings(&kafka, "retention", 1_000, 150);
+    let mut config = test_config(&kafka.brokers(), "retention", lake);
+    config.flush.max_rows = 30;
+    config.write.checkpoint_interval = 4;
+    config.write.log_retention = Some(retention);
+    ingest_to_end(config).await;
+    assert!(
+        *checkpoint_versions(lake, "events")
+            .last()
+            .expect("checkpoint")
+            > latest,
+        "a checkpoint after the second run"
+    );
+    assert!(
+        !lake
+            .join("events/_delta_log/00000000000000000000.json")
+            .exists()
+    );
+    assert_eq!(
+        eventlake_lake::earliest_version(&lake.join("events")).expect("log"),
+        Some(boundary)
+    );
+
+    // Every version inside the retention reads as before, and the latest has all rows.
+    for (version, count) in &counts {
+        assert_eq!(&count_at(lake_arg, *version), count, "version {version}");
+    }
+    let all = sql_rows(
+        lake,
+        "SELECT count(*), count(DISTINCT kafka_offset) FROM events",
+    )
+    .await;
+    assert_eq!(
+        all,
+        vec![vec![Some("450".to_string()), Some("450".to_string())]]
+    );
+
+    // A version whose log files are gone gets an error naming the versions left.
+    let output = eventlake(&[
+        "sql",
+        "--lake",
+        lake_arg,
+        "-c",
+        &format!("SELECT count(*) FROM \"events@v{}\"", boundary - 1),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("has versions {boundary} to "))
+            && stderr.contains("delta.logRetentionDuration"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

@@ -256,6 +256,12 @@ pub struct IngestArgs {
     #[arg(long, env = "EVENTLAKE_CHECKPOINT_INTERVAL", value_name = "N")]
     pub checkpoint_interval: Option<u64>,
 
+    /// Keep log files this long after their commit, such as 7d; older ones are deleted when a
+    /// checkpoint is written, and time travel reaches back this far. Stored in each table as
+    /// delta.logRetentionDuration [default: the table's value, 30d for a new table].
+    #[arg(long, env = "EVENTLAKE_LOG_RETENTION", value_name = "DURATION", value_parser = parse_duration)]
+    pub log_retention: Option<Duration>,
+
     /// librdkafka property passed through as key=value, such as security.protocol=SASL_SSL;
     /// repeat the flag, or separate properties with commas in the environment variable.
     #[arg(short = 'X', long = "kafka-property", env = "EVENTLAKE_KAFKA_PROPERTIES", value_name = "KEY=VALUE", value_delimiter = ',', value_parser = parse_property)]

@@ -36,6 +36,7 @@ pub struct ConfigFile {
     pub stop_at_end: Option<bool>,
     pub compression: Option<String>,
     pub checkpoint_interval: Option<u64>,
+    pub log_retention: Option<String>,
     pub metrics_address: Option<String>,
     pub compact_after: Option<String>,
     /// librdkafka properties, such as `"security.protocol" = "SASL_SSL"` or `"linger.ms" = 5`.
@@ -238,6 +239,10 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
     if let Some(interval) = args.checkpoint_interval.or(file.checkpoint_interval) {
         write.checkpoint_interval = interval;
     }
+    write.log_retention = match args.log_retention {
+        Some(retention) => Some(retention),
+        None => from_file("log_retention", file.log_retention.as_ref(), parse_duration)?,
+    };
 
     let mut kafka_properties = BTreeMap::new();
     for (key, value) in &file.kafka {

@@ -45,6 +45,9 @@ pub struct WriteSettings {
     pub max_commit_attempts: usize,
     /// Wait before the first retry after a storage error; it doubles on each retry.
     pub retry_backoff: Duration,
+    /// How long log files stay after their commit, stored as the table's
+    /// `delta.logRetentionDuration`; `None` keeps the table's value (30 days by default).
+    pub log_retention: Option<Duration>,
 }
 
 impl Default for WriteSettings {
@@ -54,6 +57,7 @@ impl Default for WriteSettings {
             checkpoint_interval: 10,
             max_commit_attempts: 20,
             retry_backoff: Duration::from_millis(100),
+            log_retention: None,
         }
     }
 }
@@ -74,6 +78,41 @@ impl std::fmt::Debug for LakeTable {
             .field("version", &self.table.version())
             .finish()
     }
+}
+
+/// Writes a duration as a Delta interval property value, such as `interval 604800 seconds`.
+fn delta_interval(duration: Duration) -> String {
+    format!("interval {} seconds", duration.as_secs().max(1))
+}
+
+/// Stores `retention` as the table's `delta.logRetentionDuration` when it holds another value,
+/// so that the setting also applies to tables created earlier, and to other writers.
+async fn set_log_retention(
+    table: DeltaTable,
+    retention: Duration,
+) -> Result<DeltaTable, DeltaTableError> {
+    let wanted = delta_interval(retention);
+    let current = table
+        .snapshot()?
+        .metadata()
+        .configuration()
+        .get(deltalake::TableProperty::LogRetentionDuration.as_ref())
+        .cloned();
+    if current.as_deref() == Some(wanted.as_str()) {
+        return Ok(table);
+    }
+    info!(
+        table = %table.table_url(),
+        retention = %wanted,
+        "setting delta.logRetentionDuration"
+    );
+    let properties = HashMap::from([(
+        deltalake::TableProperty::LogRetentionDuration
+            .as_ref()
+            .to_string(),
+        wanted,
+    )]);
+    table.set_tbl_properties().with_properties(properties).await
 }
 
 impl LakeTable {
@@ -120,8 +159,18 @@ impl LakeTable {
                     deltalake::TableProperty::CheckpointInterval,
                     Some(settings.checkpoint_interval.max(1).to_string()),
                 )
+                .with_configuration_property(
+                    deltalake::TableProperty::LogRetentionDuration,
+                    settings.log_retention.map(delta_interval),
+                )
                 .await
                 .map_err(delta_error)?
+        };
+        let table = match settings.log_retention {
+            Some(retention) => set_log_retention(table, retention)
+                .await
+                .map_err(delta_error)?,
+            None => table,
         };
 
         let mut lake_table = Self {

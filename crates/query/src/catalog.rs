@@ -11,7 +11,7 @@ use deltalake::datafusion::catalog::{SchemaProvider, TableProvider};
 use deltalake::datafusion::error::{DataFusionError, Result as DataFusionResult};
 use deltalake::datafusion::execution::SessionState;
 use deltalake::{DeltaTable, DeltaTableBuilder};
-use eventlake_lake::table_directories;
+use eventlake_lake::{earliest_version, table_directories};
 use url::Url;
 
 use crate::details::summarize;
@@ -89,15 +89,24 @@ impl LakeSchema {
             TablePoint::Version(version) => match builder.with_version(*version).load().await {
                 Ok(loaded) => Ok(loaded),
                 Err(source) => {
-                    // delta-rs words a version past the end as a log segment mismatch; name
-                    // the versions that exist instead.
+                    // delta-rs reports a version past the end, or one whose commits log cleanup
+                    // deleted, as a log segment error, so the error names the versions that exist.
                     let latest = open_latest(table, &url).await?.version();
+                    let earliest = earliest_version(&path).ok().flatten().unwrap_or(0);
                     match latest {
-                        Some(latest) if latest < *version => Err(QueryError::NoSuchVersion {
-                            reference: format!("{table}@v{version}"),
-                            table: table.clone(),
-                            latest,
-                        }),
+                        Some(latest) if *version < earliest || latest < *version => {
+                            Err(QueryError::NoSuchVersion {
+                                reference: format!("{table}@v{version}"),
+                                table: table.clone(),
+                                earliest,
+                                latest,
+                                retention: if earliest > 0 {
+                                    " (log files of older versions outlived delta.logRetentionDuration and were deleted)".to_string()
+                                } else {
+                                    String::new()
+                                },
+                            })
+                        }
                         _ => Err(travel_error(source)),
                     }
                 }

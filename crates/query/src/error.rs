@@ -43,12 +43,15 @@ pub enum QueryError {
     },
 
     #[error(
-        "'{reference}' does not exist: table '{table}' has versions 0 to {latest}; \\history {table} lists them with their times"
+        "'{reference}' does not exist: table '{table}' has versions {earliest} to {latest}{retention}; \\history {table} lists them with their times"
     )]
     NoSuchVersion {
         reference: String,
         table: String,
+        earliest: u64,
         latest: u64,
+        /// Why older versions are gone, when they are.
+        retention: String,
     },
 
     #[error(
