@@ -7,6 +7,7 @@ mod ingest;
 mod lake;
 mod maintain;
 mod metrics;
+mod produce;
 mod slt;
 mod sql;
 mod support;

@@ -8,7 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use eventlake_events::{EpochUnit, PartitionGranularity, UnknownTypePolicy};
 use eventlake_ingest::StartPosition;
 
-use crate::units::{parse_bytes, parse_count, parse_duration, parse_property};
+use crate::units::{
+    parse_bytes, parse_count, parse_duration, parse_fraction, parse_property, parse_rate,
+    parse_time,
+};
 
 /// eventlake: Kafka JSON events into Delta Lake tables, exactly once.
 #[derive(Debug, Parser)]
@@ -38,6 +41,76 @@ pub enum Command {
     Optimize(OptimizeArgs),
     /// Delete data files that no retained table version references.
     Vacuum(VacuumArgs),
+    /// Send sample events, or NDJSON lines from a file or stdin, to a Kafka topic.
+    Produce(ProduceArgs),
+}
+
+/// Flags of `eventlake produce`.
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Kafka bootstrap servers, host:port separated by commas.
+    #[arg(
+        long,
+        env = "EVENTLAKE_BROKERS",
+        value_name = "HOSTS",
+        default_value = "localhost:9092"
+    )]
+    pub brokers: String,
+
+    /// Topic to write to.
+    #[arg(long, env = "EVENTLAKE_TOPIC", value_name = "NAME")]
+    pub topic: String,
+
+    /// Records to send, malformed ones included [default: until Ctrl-C, or the end of --input].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub count: Option<usize>,
+
+    /// Records per second [default: as fast as the brokers take them].
+    #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Share of malformed records, of every reject kind in turn, such as 0.01 or 1%.
+    #[arg(long, value_name = "FRACTION", default_value = "0", value_parser = parse_fraction)]
+    pub malformed: f64,
+
+    /// Replay event times from this time on, spread up to --to, instead of the current time;
+    /// RFC 3339 or a date such as 2024-12-04.
+    #[arg(long, value_name = "TIME", requires = "to", value_parser = parse_time)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// End (excluded) of the replayed event times.
+    #[arg(long, value_name = "TIME", requires = "from", value_parser = parse_time)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Distinct sensors and devices; their ids are the record keys.
+    #[arg(long, value_name = "N", default_value = "500", value_parser = parse_count)]
+    pub devices: usize,
+
+    /// Distinct users of user_action events.
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_count)]
+    pub users: usize,
+
+    /// Seed of the generated values; the same seed gives the same events.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    pub seed: u64,
+
+    /// event_id of the first event [default: microseconds since 1970, so that runs do not
+    /// repeat ids].
+    #[arg(long, value_name = "ID")]
+    pub first_id: Option<i64>,
+
+    /// Send the lines of this NDJSON file as they are ("-" for stdin) instead of sample events.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["malformed", "from", "to", "devices", "users", "seed", "first_id"])]
+    pub input: Option<PathBuf>,
+
+    /// With --input: the field whose value becomes the record key, such as
+    /// event_data.sensor_id.
+    #[arg(long, value_name = "PATH", requires = "input")]
+    pub key_field: Option<String>,
+
+    /// librdkafka producer property as key=value, such as linger.ms=5; repeat the flag.
+    #[arg(short = 'X', long = "kafka-property", value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub kafka_properties: Vec<(String, String)>,
 }
 
 /// The lake and the tables a maintenance command works on.

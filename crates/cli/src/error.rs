@@ -24,6 +24,13 @@ pub enum CliError {
     /// A maintenance command that could not open or change a table.
     #[error("{0}")]
     Maintenance(String),
+
+    #[error(transparent)]
+    Produce(#[from] eventlake_produce::ProduceError),
+
+    /// A worker thread that panicked: a bug, not a user error.
+    #[error("{0}; please report this as a bug")]
+    Internal(String),
 }
 
 impl CliError {
@@ -36,7 +43,10 @@ impl CliError {
                 eventlake_lake::LakeError::InvalidRetention { .. }
                 | eventlake_lake::LakeError::ShortRetention { .. },
             ) => ExitCode::from(2),
-            CliError::Ingest(_)
+            CliError::Produce(eventlake_produce::ProduceError::Client(_)) => ExitCode::from(2),
+            CliError::Produce(_)
+            | CliError::Internal(_)
+            | CliError::Ingest(_)
             | CliError::Query(_)
             | CliError::Lake(_)
             | CliError::Maintenance(_) => ExitCode::from(1),

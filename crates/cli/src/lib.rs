@@ -6,6 +6,7 @@ mod error;
 mod ingest_command;
 mod logging;
 mod maintain_command;
+mod produce_command;
 mod settings;
 mod shell;
 mod units;
@@ -29,7 +30,9 @@ pub fn run() -> ExitCode {
     let default_filter = match cli.command {
         args::Command::Ingest(_) => logging::INGEST_FILTER,
         args::Command::Sql(_) => logging::SHELL_FILTER,
-        args::Command::Optimize(_) | args::Command::Vacuum(_) => logging::INGEST_FILTER,
+        args::Command::Optimize(_) | args::Command::Vacuum(_) | args::Command::Produce(_) => {
+            logging::INGEST_FILTER
+        }
     };
     logging::init(cli.log_format, default_filter);
 
@@ -56,6 +59,7 @@ pub fn run() -> ExitCode {
             args::Command::Vacuum(vacuum_args) => {
                 maintain_command::vacuum_tables(vacuum_args).await
             }
+            args::Command::Produce(produce_args) => produce_command::run(produce_args).await,
         }
     });
 

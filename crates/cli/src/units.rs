@@ -75,6 +75,48 @@ pub fn parse_count(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Parses a share such as `0.01` or `1%` into `[0, 1]`.
+pub fn parse_fraction(text: &str) -> Result<f64, String> {
+    let trimmed = text.trim();
+    let value = match trimmed.strip_suffix('%') {
+        Some(percent) => percent.trim().parse::<f64>().map(|value| value / 100.0),
+        None => trimmed.parse::<f64>(),
+    };
+    match value {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "invalid fraction '{text}': expected a number from 0 to 1 such as 0.01, or a percentage such as 1%"
+        )),
+    }
+}
+
+/// Parses a positive rate in records per second, such as `5000` or `0.5`.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().replace('_', "").parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
+        _ => Err(format!(
+            "invalid rate '{text}': expected records per second greater than 0, such as 1000"
+        )),
+    }
+}
+
+/// Parses a point in time: RFC 3339 (`2024-12-04T10:00:00Z`) or a date (`2024-12-04`,
+/// midnight UTC).
+pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let trimmed = text.trim();
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(trimmed) {
+        return Ok(time.with_timezone(&chrono::Utc));
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(trimmed, "%Y-%m-%d")
+        && let Some(midnight) = date.and_hms_opt(0, 0, 0)
+    {
+        return Ok(midnight.and_utc());
+    }
+    Err(format!(
+        "invalid time '{text}': expected RFC 3339 such as 2024-12-04T10:00:00Z, or a date such as 2024-12-04"
+    ))
+}
+
 /// Parses a librdkafka property given as `key=value`.
 pub fn parse_property(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
