@@ -28,6 +28,7 @@ fn spec(name: &str) -> TableSpec {
         schema: schema(),
         partition_columns: vec!["team".to_string()],
         offset_columns: Some(OffsetColumns::default()),
+        derive: None,
     }
 }
 

@@ -11,3 +11,4 @@ mod produce;
 mod slt;
 mod sql;
 mod support;
+mod transform;

@@ -148,6 +148,7 @@ pub fn test_config(brokers: &str, topic: &str, lake: &Path) -> IngestConfig {
         write: WriteSettings::default(),
         metrics: Arc::new(eventlake_ingest::IngestMetrics::new()),
         metrics_address: None,
+        transforms: Vec::new(),
         auto_compaction: None,
     }
 }

@@ -262,6 +262,11 @@ pub struct IngestArgs {
     #[arg(long, env = "EVENTLAKE_SCHEMAS", value_name = "DIR")]
     pub schemas: Option<PathBuf>,
 
+    /// Directory of SQL transforms, one processed table per NAME.sql file, or "off"
+    /// [default: ./sql when it exists].
+    #[arg(long, env = "EVENTLAKE_SQL", value_name = "DIR")]
+    pub sql: Option<PathBuf>,
+
     /// Unit of numeric event_time values: seconds, milliseconds, microseconds or nanoseconds
     /// [default: seconds]. RFC 3339 strings are always accepted.
     #[arg(long, env = "EVENTLAKE_EPOCH_UNIT", value_name = "UNIT", value_parser = parse_epoch_unit)]

@@ -59,6 +59,7 @@ fn is_configuration(error: &IngestError) -> bool {
     matches!(
         error,
         IngestError::KafkaConfig(_)
+            | IngestError::Transform(_)
             | IngestError::ReservedProperty { .. }
             | IngestError::Subscribe { .. }
             | IngestError::TopicNotFound { .. }

@@ -9,6 +9,7 @@ use deltalake::parquet::basic::{Compression, ZstdLevel};
 use eventlake_events::{DecodeOptions, EpochUnit, PayloadSchemas, UnknownTypePolicy};
 use eventlake_ingest::{FlushPolicy, IngestConfig, StartPosition, TableNames};
 use eventlake_lake::{LakeRoot, WriteSettings};
+use eventlake_transform::TransformSpec;
 use serde::Deserialize;
 
 use crate::args::IngestArgs;
@@ -25,6 +26,7 @@ pub struct ConfigFile {
     pub group: Option<String>,
     pub lake: Option<String>,
     pub schemas: Option<PathBuf>,
+    pub sql: Option<PathBuf>,
     pub epoch_unit: Option<String>,
     pub unknown_types: Option<String>,
     pub partition_by: Option<String>,
@@ -137,6 +139,16 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
             );
         }
     }
+    // The default directory is optional; one named by a flag, variable or file must exist.
+    let transforms = match args.sql.or(file.sql) {
+        Some(dir) if dir.as_os_str() == "off" => Vec::new(),
+        Some(dir) => TransformSpec::read_directory(&dir).map_err(|error| {
+            CliError::Config(format!("{error}; pass --sql off to run without transforms"))
+        })?,
+        None if Path::new("sql").is_dir() => TransformSpec::read_directory(Path::new("sql"))
+            .map_err(|error| CliError::Config(error.to_string()))?,
+        None => Vec::new(),
+    };
     let lake_location = args
         .lake
         .or(file.lake)
@@ -305,5 +317,6 @@ pub fn ingest_config(args: IngestArgs) -> Result<IngestConfig, CliError> {
             MetricsAddress::Off => None,
             MetricsAddress::At(address) => Some(address),
         },
+        transforms,
     })
 }

@@ -99,4 +99,6 @@ pub struct IngestConfig {
     pub auto_compaction: Option<crate::compactor::AutoCompaction>,
     /// Address of the metrics endpoint, served once the consumer is set up. `None` serves none.
     pub metrics_address: Option<std::net::SocketAddr>,
+    /// SQL transforms, one per processed table, planned when the run starts.
+    pub transforms: Vec<eventlake_transform::TransformSpec>,
 }

@@ -88,6 +88,9 @@ pub(crate) struct IngestContext {
     /// Whether `seek_targets` has entries, so that the consumer loop does not lock it for
     /// every record.
     pub has_seek_targets: AtomicBool,
+    /// Set once the run has drained: later statistics predate the final offset commit, so
+    /// they no longer update the lag.
+    pub lag_final: AtomicBool,
     metrics: Arc<IngestMetrics>,
 }
 
@@ -107,6 +110,7 @@ impl IngestContext {
             log_throttle: LogThrottle::new(LOG_INTERVAL),
             seek_targets: Mutex::new(HashMap::new()),
             has_seek_targets: AtomicBool::new(false),
+            lag_final: AtomicBool::new(false),
             metrics,
         }
     }
@@ -248,6 +252,9 @@ impl IngestContext {
 
 impl ClientContext for IngestContext {
     fn stats(&self, statistics: Statistics) {
+        if self.lag_final.load(Ordering::Relaxed) {
+            return;
+        }
         for (topic, details) in &statistics.topics {
             // librdkafka reports -1 for a partition without a known position or end, and
             // lists an internal partition -1.

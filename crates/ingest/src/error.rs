@@ -28,6 +28,9 @@ pub enum IngestError {
     #[error(transparent)]
     Lake(#[from] LakeError),
 
+    #[error(transparent)]
+    Transform(#[from] eventlake_transform::TransformError),
+
     #[error("cannot read committed offsets for the new partition assignment: {0}")]
     Assignment(String),
 

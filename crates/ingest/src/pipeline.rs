@@ -9,6 +9,7 @@ use eventlake_events::{
     EventTableLayout, Header, SourceRecord, rejects_partition_columns, rejects_table_schema,
 };
 use eventlake_lake::{LakeTable, OffsetColumns, SourcePartition, TableSpec};
+use eventlake_transform::{Transform, TransformError};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -45,6 +46,43 @@ pub struct IngestSummary {
     pub memory_flushes: u64,
 }
 
+/// Plans the SQL transforms over the raw table's schema and returns the processed tables'
+/// specs. A transform that does not parse or plan, or that takes the name of the raw or the
+/// rejects table, stops the run before anything is read.
+async fn plan_transforms(
+    config: &IngestConfig,
+    layout: &EventTableLayout,
+) -> Result<Vec<TableSpec>, IngestError> {
+    let mut specs = Vec::new();
+    for spec in &config.transforms {
+        let role = if spec.name == config.tables.events {
+            Some("raw")
+        } else if spec.name == config.tables.rejects {
+            Some("rejects")
+        } else {
+            None
+        };
+        if let Some(role) = role {
+            return Err(TransformError::ReservedName {
+                path: spec.path.clone(),
+                name: spec.name.clone(),
+                role,
+            }
+            .into());
+        }
+        let transform = Transform::plan(spec.clone(), layout.schema.clone()).await?;
+        info!(table = %spec.name, file = %spec.path.display(), columns = transform.schema.fields().len(), "transform planned");
+        specs.push(TableSpec {
+            name: spec.name.clone(),
+            schema: transform.schema.clone(),
+            partition_columns: spec.partition_by.clone(),
+            offset_columns: Some(OffsetColumns::default()),
+            derive: Some(Arc::new(transform)),
+        });
+    }
+    Ok(specs)
+}
+
 /// Runs the ingestor until `shutdown` is set or, with `stop_at_end`, until every assigned
 /// partition has been read to its end. Buffered records are flushed and committed before it
 /// returns.
@@ -58,14 +96,24 @@ pub async fn run(
         schema: layout.schema.clone(),
         partition_columns: layout.partition_columns.clone(),
         offset_columns: Some(OffsetColumns::default()),
+        derive: None,
     };
     let rejects_spec = TableSpec {
         name: config.tables.rejects.clone(),
         schema: rejects_table_schema(),
         partition_columns: rejects_partition_columns(),
         offset_columns: Some(OffsetColumns::default()),
+        derive: None,
     };
 
+    let processed_specs = plan_transforms(&config, &layout).await?;
+
+    let mut processed = Vec::new();
+    for spec in &processed_specs {
+        processed.push(
+            LakeTable::open_or_create(&config.lake, spec.clone(), config.write.clone()).await?,
+        );
+    }
     let writer = TableWriter {
         metrics: Arc::clone(&config.metrics),
         events: LakeTable::open_or_create(&config.lake, events_spec.clone(), config.write.clone())
@@ -76,16 +124,23 @@ pub async fn run(
             config.write.clone(),
         )
         .await?,
+        processed,
     };
-    writer.events.catch_up_checkpoint().await;
-    writer.rejects.catch_up_checkpoint().await;
+    for table in writer.tables() {
+        table.catch_up_checkpoint().await;
+    }
     // The rebalance callback reads offsets through handles of its own, so that it never
     // waits for the writer.
+    let mut offset_tables = vec![
+        LakeTable::open_or_create(&config.lake, events_spec, config.write.clone()).await?,
+        LakeTable::open_or_create(&config.lake, rejects_spec, config.write.clone()).await?,
+    ];
+    for spec in processed_specs {
+        offset_tables
+            .push(LakeTable::open_or_create(&config.lake, spec, config.write.clone()).await?);
+    }
     let reader = OffsetReader {
-        tables: vec![
-            LakeTable::open_or_create(&config.lake, events_spec, config.write.clone()).await?,
-            LakeTable::open_or_create(&config.lake, rejects_spec, config.write.clone()).await?,
-        ],
+        tables: offset_tables,
     };
 
     let context = IngestContext::new(
@@ -105,16 +160,10 @@ pub async fn run(
 
     let (jobs, job_receiver) = async_mpsc::channel(1);
     let (result_sender, results) = mpsc::channel();
-    let compactor_tables = vec![
-        (
-            writer.events.name().to_string(),
-            writer.events.url().clone(),
-        ),
-        (
-            writer.rejects.name().to_string(),
-            writer.rejects.url().clone(),
-        ),
-    ];
+    let compactor_tables: Vec<_> = writer
+        .tables()
+        .map(|table| (table.name().to_string(), table.url().clone()))
+        .collect();
     let writer_task = tokio::spawn(run_writer(writer, job_receiver, result_sender));
     let compactor_stop = Arc::new(AtomicBool::new(false));
     let compactor = config.auto_compaction.clone().map(|settings| {
@@ -258,6 +307,23 @@ impl ConsumerLoop {
             self.wait_for_writer(None)?;
         }
         self.config.metrics.buffered_bytes.set(0);
+
+        // librdkafka's lag counts from the offsets committed to Kafka, and its last statistics
+        // came before the final commit. Partitions read to their end are now fully committed.
+        self.consumer
+            .context()
+            .lag_final
+            .store(true, Ordering::Relaxed);
+        for source in &self.at_end {
+            self.config
+                .metrics
+                .consumer_lag
+                .get_or_create(&crate::metrics::PartitionLabel {
+                    topic: source.topic.to_string(),
+                    partition: source.partition.to_string(),
+                })
+                .set(0);
+        }
         Ok(self.summary)
     }
 

@@ -36,7 +36,18 @@ pub(crate) struct FlushDone {
 pub(crate) struct TableWriter {
     pub events: LakeTable,
     pub rejects: LakeTable,
+    /// Processed tables, each computed from the raw rows by its transform.
+    pub processed: Vec<LakeTable>,
     pub metrics: Arc<IngestMetrics>,
+}
+
+impl TableWriter {
+    /// Returns every table of the writer: raw, rejects, then the processed ones.
+    pub fn tables(&self) -> impl Iterator<Item = &LakeTable> {
+        [&self.events, &self.rejects]
+            .into_iter()
+            .chain(self.processed.iter())
+    }
 }
 
 impl TableWriter {
@@ -98,6 +109,17 @@ impl TableWriter {
                     })
                     .inc_by(*count as u64);
             }
+        }
+
+        // Each processed table takes the raw rows and derives its own from those it lacks.
+        let raw = AppendRequest {
+            batch: request.batch,
+            offsets: offsets.clone(),
+        };
+        for index in 0..self.processed.len() {
+            let started = Instant::now();
+            let outcome = self.processed[index].append(&raw).await?;
+            self.record_commit(self.processed[index].name(), &outcome, started);
         }
 
         Ok(FlushDone {

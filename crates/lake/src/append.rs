@@ -214,6 +214,17 @@ impl LakeTable {
         };
         let skipped_rows =
             request.batch.as_ref().map_or(0, RecordBatch::num_rows) - batch.num_rows();
+        let batch = match &self.spec.derive {
+            Some(derive) if batch.num_rows() > 0 => {
+                derive.derive(batch).await.map_err(|message| {
+                    AttemptError::Fatal(LakeError::Derive {
+                        table: self.spec.name.clone(),
+                        message,
+                    })
+                })?
+            }
+            _ => batch,
+        };
         if batch.num_rows() == 0 {
             return Ok(WrittenFiles {
                 overlap,

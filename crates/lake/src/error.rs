@@ -31,6 +31,9 @@ pub enum LakeError {
     )]
     MissingOffsetColumn { table: String, column: String },
 
+    #[error("computing the rows of table '{table}' failed: {message}")]
+    Derive { table: String, message: String },
+
     #[error("Delta operation on table '{table}' failed: {source}")]
     Delta {
         table: String,

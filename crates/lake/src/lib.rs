@@ -21,6 +21,7 @@
 mod append;
 mod checkpoint;
 mod compact;
+mod derive;
 mod error;
 mod evolve;
 mod location;
@@ -31,6 +32,7 @@ mod vacuum;
 
 pub use append::{AppendOutcome, AppendRequest};
 pub use compact::{CompactOptions, CompactSummary, compact, idle_partitions};
+pub use derive::DeriveRows;
 pub use error::LakeError;
 pub use location::{LakeRoot, table_directories};
 pub use log::earliest_version;

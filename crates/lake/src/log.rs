@@ -61,7 +61,7 @@ mod tests {
             "00000000000000000010.checkpoint.parquet",
             "_last_checkpoint",
         ]);
-        assert_eq!(earliest_version(dir.path()).unwrap(), Some(0));
+        assert_eq!(earliest_version(dir.path()).expect("log read"), Some(0));
     }
 
     #[test]
@@ -73,12 +73,12 @@ mod tests {
             "00000000000000000030.checkpoint.0000000001.0000000002.parquet",
             "00000000000000000031.json",
         ]);
-        assert_eq!(earliest_version(dir.path()).unwrap(), Some(20));
+        assert_eq!(earliest_version(dir.path()).expect("log read"), Some(20));
     }
 
     #[test]
     fn an_empty_log_has_no_version() {
         let dir = log_with(&["_last_checkpoint"]);
-        assert_eq!(earliest_version(dir.path()).unwrap(), None);
+        assert_eq!(earliest_version(dir.path()).expect("log read"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Opening and creating lake tables.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deltalake::arrow::datatypes::SchemaRef;
@@ -15,6 +16,7 @@ use futures::future::try_join_all;
 use tracing::{info, warn};
 use url::Url;
 
+use crate::derive::DeriveRows;
 use crate::error::LakeError;
 use crate::evolve::widened_fields;
 use crate::location::LakeRoot;
@@ -29,8 +31,11 @@ pub struct TableSpec {
     pub name: String,
     pub schema: SchemaRef,
     pub partition_columns: Vec<String>,
-    /// Columns with each row's Kafka coordinates, when rows map one to one to records.
+    /// Columns with each row's Kafka coordinates, when rows map one to one to records. For a
+    /// derived table, the columns of the source rows that appends take.
     pub offset_columns: Option<OffsetColumns>,
+    /// For a derived table, how its rows are computed from the source rows of an append.
+    pub derive: Option<Arc<dyn DeriveRows>>,
 }
 
 /// Settings for writing files and making commits.

@@ -99,7 +99,7 @@ impl QueryError {
 }
 
 /// DataFusion's message, with the parser's wrapping and catalog-internal names taken out.
-fn sql_message(error: &DataFusionError) -> String {
+pub fn sql_message(error: &DataFusionError) -> String {
     use deltalake::datafusion::sql::sqlparser::parser::ParserError;
 
     match error.find_root() {

@@ -15,6 +15,6 @@ mod session;
 pub use deltalake::datafusion::execution::SendableRecordBatchStream;
 pub use deltalake::datafusion::sql::parser::Statement;
 pub use details::{ColumnDetails, CommitSummary, TableDetails};
-pub use error::QueryError;
+pub use error::{QueryError, sql_message};
 pub use reference::{TablePoint, TableReference};
 pub use session::{Access, LakeSession};

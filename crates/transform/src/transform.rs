@@ -1,0 +1,185 @@
+//! Planning a transform against the raw table's schema, and running it on each flushed batch.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::compute::concat_batches;
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::prelude::SessionContext;
+use eventlake_lake::DeriveRows;
+use eventlake_query::sql_message;
+
+use crate::error::TransformError;
+use crate::spec::TransformSpec;
+
+/// Table name under which a transform reads the raw rows of a flush.
+pub const SOURCE_TABLE: &str = "events";
+
+/// A transform planned against the raw table: its output schema is known, and it runs on
+/// each flushed batch of raw rows.
+#[derive(Debug)]
+pub struct Transform {
+    pub spec: TransformSpec,
+    /// Schema of the processed table: the output of the `SELECT` over the raw schema.
+    pub schema: SchemaRef,
+}
+
+impl Transform {
+    /// Parses and plans the transform over an empty raw table of `source_schema`, so that a
+    /// transform that cannot run stops the ingestor at startup with the file and line.
+    pub async fn plan(
+        spec: TransformSpec,
+        source_schema: SchemaRef,
+    ) -> Result<Self, TransformError> {
+        let empty = RecordBatch::new_empty(Arc::clone(&source_schema));
+        let schema = run(&spec.sql, empty)
+            .await
+            .map(|batch| batch.schema())
+            .map_err(|error| planning_error(&spec, &error))?;
+
+        for column in &spec.partition_by {
+            if schema.field_with_name(column).is_err() {
+                let line = option_line(&spec.sql);
+                return Err(TransformError::Invalid {
+                    path: spec.path.clone(),
+                    line,
+                    message: format!(
+                        "partition column '{column}' is not a column of the SELECT; its columns are {}",
+                        column_names(&schema)
+                    ),
+                });
+            }
+        }
+        Ok(Self { spec, schema })
+    }
+}
+
+#[async_trait]
+impl DeriveRows for Transform {
+    async fn derive(&self, source: RecordBatch) -> Result<RecordBatch, String> {
+        let output = run(&self.spec.sql, source)
+            .await
+            .map_err(|error| format!("{}: {}", self.spec.path.display(), sql_message(&error)))?;
+
+        // A batch whose output columns differ from the planned ones cannot go into the table.
+        RecordBatch::try_new(Arc::clone(&self.schema), output.columns().to_vec()).map_err(|error| {
+            format!(
+                "{}: the output no longer matches the table's columns ({}): {error}",
+                self.spec.path.display(),
+                column_names(&self.schema)
+            )
+        })
+    }
+}
+
+/// Runs `sql` over `source` registered as the `events` table, and returns the result as one
+/// batch.
+async fn run(sql: &str, source: RecordBatch) -> Result<RecordBatch, DataFusionError> {
+    let context = SessionContext::new();
+    let schema = source.schema();
+    let table = MemTable::try_new(Arc::clone(&schema), vec![vec![source]])?;
+    context.register_table(SOURCE_TABLE, Arc::new(table))?;
+    let frame = context.sql(sql).await?;
+    let output_schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await?;
+    Ok(concat_batches(&output_schema, &batches)?)
+}
+
+/// Builds the startup error of a transform, at the line DataFusion points to, or else at the
+/// first line of the statement.
+fn planning_error(spec: &TransformSpec, error: &DataFusionError) -> TransformError {
+    let line = error
+        .diagnostic()
+        .and_then(|diagnostic| diagnostic.span)
+        .map(|span| span.start.line as usize)
+        .or_else(|| parser_line(&error.to_string()))
+        .or_else(|| unknown_field_line(&spec.sql, &error.to_string()))
+        .or_else(|| {
+            // The parser gives no position when the file ends too early.
+            error
+                .to_string()
+                .contains("found: EOF")
+                .then(|| last_line(&spec.sql))
+        })
+        .unwrap_or_else(|| statement_line(&spec.sql));
+    // The shell's hint to list the lake's tables does not apply: a transform reads one table.
+    let message = match error.find_root() {
+        DataFusionError::Plan(text)
+            if text.starts_with("table '") && text.ends_with("' not found") =>
+        {
+            format!(
+                "{text}; a transform reads only the table '{SOURCE_TABLE}', the raw rows of each flush"
+            )
+        }
+        _ => sql_message(error),
+    };
+    TransformError::Invalid {
+        path: spec.path.clone(),
+        line,
+        message: message.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// Finds the line of the field in DataFusion's "No field named x.", since that error carries
+/// no position: the first line outside comments that contains the name.
+fn unknown_field_line(sql: &str, message: &str) -> Option<usize> {
+    let rest = &message[message.find("No field named ")? + "No field named ".len()..];
+    let name = rest
+        .split(|c: char| c.is_whitespace())
+        .next()?
+        .trim_end_matches('.');
+    let name = name.rsplit('.').next()?.trim_matches('"');
+    sql.lines()
+        .position(|line| {
+            let code = line.split("--").next().unwrap_or_default();
+            code.contains(name)
+        })
+        .map(|index| index + 1)
+}
+
+/// Reads the line of sqlparser's "at Line: 3, Column: 7".
+fn parser_line(message: &str) -> Option<usize> {
+    let rest = &message[message.find("Line: ")? + "Line: ".len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Returns the first line that is neither blank nor a comment.
+fn statement_line(sql: &str) -> usize {
+    sql.lines()
+        .position(|line| {
+            let line = line.trim();
+            !line.is_empty() && !line.starts_with("--")
+        })
+        .map_or(1, |index| index + 1)
+}
+
+/// Returns the last line that is not blank.
+fn last_line(sql: &str) -> usize {
+    sql.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .last()
+        .map_or(1, |(index, _)| index + 1)
+}
+
+/// Returns the line of the `partition_by` option.
+fn option_line(sql: &str) -> usize {
+    sql.lines()
+        .position(|line| line.contains("partition_by"))
+        .map_or(1, |index| index + 1)
+}
+
+fn column_names(schema: &SchemaRef) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|field| field.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

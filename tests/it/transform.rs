@@ -1,0 +1,212 @@
+//! Processed tables: the shipped SQL transforms run by the ingestor equal the same SQL over
+//! the raw table, across restarts in which the processed tables fall behind the raw one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use eventlake_produce::{EventGenerator, EventTimes, GeneratorSettings};
+use eventlake_query::{Access, LakeSession};
+use eventlake_transform::{Transform, TransformSpec};
+
+use crate::support::{Kafka, ingest_to_end, shipped_schemas, sql_rows, test_config};
+
+fn shipped_transforms() -> Vec<TransformSpec> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql");
+    TransformSpec::read_directory(&dir).expect("shipped transforms read")
+}
+
+/// Sends `count` generated records, alternating between the topic's two partitions.
+fn send_generated(kafka: &Kafka, topic: &str, generator: &mut EventGenerator, count: usize) {
+    for index in 0..count {
+        let record = generator.next_record();
+        kafka.send(
+            topic,
+            (index % 2) as i32,
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &[],
+        );
+    }
+    kafka.flush();
+}
+
+/// Counts one integer with the SQL session over the lake.
+async fn count(session: &LakeSession, sql: &str) -> i64 {
+    let batches = session
+        .query(sql)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    let column = deltalake::arrow::compute::cast(
+        batches[0].column(0),
+        &deltalake::arrow::datatypes::DataType::Int64,
+    )
+    .expect("integer");
+    deltalake::arrow::array::AsArray::as_primitive::<deltalake::arrow::datatypes::Int64Type>(
+        &column,
+    )
+    .value(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processed_tables_equal_sql_over_raw() {
+    let kafka = Kafka::start();
+    kafka.create_topic("transformed", 2);
+    let mut generator = EventGenerator::new(GeneratorSettings {
+        seed: 5,
+        devices: 40,
+        users: 60,
+        malformed_fraction: 0.02,
+        times: EventTimes::Replay {
+            from: "2024-12-04T00:00:00Z".parse().expect("time"),
+            to: "2024-12-07T00:00:00Z".parse().expect("time"),
+        },
+        first_id: 1,
+        count: Some(3_000),
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path();
+
+    // Run 1 has the transforms. Run 2 has none, so the processed tables fall behind the raw
+    // one, as after a crash between commits. Run 3 has them again and catches up.
+    for (run, transforms) in [(1, true), (2, false), (3, true)] {
+        send_generated(&kafka, "transformed", &mut generator, 1_000);
+        let mut config = test_config(&kafka.brokers(), "transformed", lake);
+        config.flush.max_rows = 300;
+        if transforms {
+            config.transforms = shipped_transforms();
+        }
+        let summary = ingest_to_end(config).await;
+        assert!(summary.records > 0, "run {run} read records");
+    }
+
+    let raw = sql_rows(
+        lake,
+        "SELECT count(*), count(DISTINCT kafka_partition * 1000000 + kafka_offset) FROM events",
+    )
+    .await;
+    assert_eq!(
+        raw,
+        vec![vec![Some("2940".to_string()), Some("2940".to_string())]]
+    );
+
+    let session = LakeSession::open(lake, Access::ReadOnly).expect("session");
+    for spec in shipped_transforms() {
+        let transform = Transform::plan(
+            spec.clone(),
+            eventlake_events::EventTableLayout::new(
+                &shipped_schemas(),
+                eventlake_events::PartitionGranularity::Day,
+            )
+            .schema
+            .clone(),
+        )
+        .await
+        .expect("transform plans");
+        let columns: Vec<&str> = transform
+            .schema
+            .fields()
+            .iter()
+            .map(|field| field.name().as_str())
+            .collect();
+        let table = format!("SELECT {} FROM {}", columns.join(", "), spec.name);
+        let over_raw = spec.sql.trim().trim_end_matches(';');
+
+        let processed_rows = count(&session, &format!("SELECT count(*) FROM {}", spec.name)).await;
+        let expected_rows = count(&session, &format!("SELECT count(*) FROM ({over_raw})")).await;
+        assert!(
+            expected_rows > 100,
+            "{}: {expected_rows} rows expected",
+            spec.name
+        );
+        assert_eq!(processed_rows, expected_rows, "{}", spec.name);
+
+        let missing = count(
+            &session,
+            &format!("SELECT count(*) FROM (({over_raw}) EXCEPT ALL ({table}))"),
+        )
+        .await;
+        assert_eq!(
+            missing, 0,
+            "{}: rows of the SQL over raw missing from the table",
+            spec.name
+        );
+        let extra = count(
+            &session,
+            &format!("SELECT count(*) FROM (({table}) EXCEPT ALL ({over_raw}))"),
+        )
+        .await;
+        assert_eq!(
+            extra, 0,
+            "{}: rows in the table the SQL over raw lacks",
+            spec.name
+        );
+    }
+}
+
+fn ingest_with_sql(sql_dir: &Path, lake: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_eventlake"))
+        .args([
+            "ingest",
+            "--brokers",
+            "127.0.0.1:9",
+            "--topic",
+            "t",
+            "--metrics-address",
+            "off",
+        ])
+        .arg("--lake")
+        .arg(lake)
+        .arg("--schemas")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas"))
+        .arg("--sql")
+        .arg(sql_dir)
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn broken_transform_stops_startup_at_its_line() {
+    let cases = [
+        (
+            "syntax.sql",
+            "-- Readings.\nSELECT event_id\nFROM events WHERE (\n",
+            "syntax.sql:3: syntax error",
+        ),
+        (
+            "table.sql",
+            "SELECT event_id\nFROM readings\n",
+            "a transform reads only the table 'events'",
+        ),
+        (
+            "unknown.sql",
+            "-- Readings.\nSELECT event_id,\n       no_such_column\nFROM events\n",
+            "unknown.sql:3:",
+        ),
+        (
+            "partition.sql",
+            "-- eventlake: partition_by = day\nSELECT event_id FROM events\n",
+            "partition.sql:1: partition column 'day' is not a column of the SELECT; its columns are event_id",
+        ),
+        (
+            "events.sql",
+            "SELECT event_id FROM events\n",
+            "table 'events' is the raw table; rename the file",
+        ),
+    ];
+    for (file, sql, expected) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sql_dir = dir.path().join("sql");
+        std::fs::create_dir(&sql_dir).expect("sql dir");
+        std::fs::write(sql_dir.join(file), sql).expect("write transform");
+        let output = ingest_with_sql(&sql_dir, &dir.path().join("lake"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{file}: {stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("error: "), "{file}: {stderr}");
+        assert!(last.contains(expected), "{file}: {stderr}");
+        assert!(
+            !dir.path().join("lake/events").exists(),
+            "{file}: no table written"
+        );
+    }
+}
