@@ -1,5 +1,5 @@
--- Sensor readings, cleaned and typed: one row per sensor_data event whose temperature and
--- humidity are physically possible.
+-- Sensor readings, cleaned and typed: one row per sensor_data event. Readings outside the
+-- physical range go to the rejects table with the reason below instead.
 -- eventlake: partition_by = reading_date
 SELECT
     event_id,
@@ -14,8 +14,12 @@ SELECT
     event_data.pressure AS pressure_hpa,
     event_data.battery AS battery,
     kafka_partition,
-    kafka_offset
+    kafka_offset,
+    CASE
+        WHEN event_data.temperature NOT BETWEEN -90 AND 60
+            THEN 'temperature ' || CAST(event_data.temperature AS VARCHAR) || ' °C is outside -90 to 60 °C'
+        WHEN event_data.humidity NOT BETWEEN 0 AND 100
+            THEN 'humidity ' || CAST(event_data.humidity AS VARCHAR) || '% is outside 0 to 100%'
+    END AS reject_reason
 FROM events
 WHERE event_type = 'sensor_data'
-    AND event_data.temperature BETWEEN -90 AND 60
-    AND (event_data.humidity IS NULL OR event_data.humidity BETWEEN 0 AND 100)

@@ -52,8 +52,9 @@ pub struct IngestSummary {
 async fn plan_transforms(
     config: &IngestConfig,
     layout: &EventTableLayout,
-) -> Result<Vec<TableSpec>, IngestError> {
+) -> Result<(Vec<TableSpec>, Vec<Arc<Transform>>), IngestError> {
     let mut specs = Vec::new();
+    let mut transforms = Vec::new();
     for spec in &config.transforms {
         let role = if spec.name == config.tables.events {
             Some("raw")
@@ -70,17 +71,18 @@ async fn plan_transforms(
             }
             .into());
         }
-        let transform = Transform::plan(spec.clone(), layout.schema.clone()).await?;
+        let transform = Arc::new(Transform::plan(spec.clone(), layout.schema.clone()).await?);
+        transforms.push(Arc::clone(&transform));
         info!(table = %spec.name, file = %spec.path.display(), columns = transform.schema.fields().len(), "transform planned");
         specs.push(TableSpec {
             name: spec.name.clone(),
             schema: transform.schema.clone(),
             partition_columns: spec.partition_by.clone(),
             offset_columns: Some(OffsetColumns::default()),
-            derive: Some(Arc::new(transform)),
+            derive: Some(transform),
         });
     }
-    Ok(specs)
+    Ok((specs, transforms))
 }
 
 /// Runs the ingestor until `shutdown` is set or, with `stop_at_end`, until every assigned
@@ -106,7 +108,7 @@ pub async fn run(
         derive: None,
     };
 
-    let processed_specs = plan_transforms(&config, &layout).await?;
+    let (processed_specs, transforms) = plan_transforms(&config, &layout).await?;
 
     let mut processed = Vec::new();
     for spec in &processed_specs {
@@ -125,6 +127,7 @@ pub async fn run(
         )
         .await?,
         processed,
+        transforms,
     };
     for table in writer.tables() {
         table.catch_up_checkpoint().await;

@@ -3,12 +3,15 @@
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 
-use eventlake_lake::{AppendOutcome, AppendRequest, LakeTable, OffsetRange, SourcePartition};
+use eventlake_lake::{
+    AppendOutcome, AppendRequest, LakeError, LakeTable, OffsetRange, SourcePartition,
+};
+use eventlake_transform::{TRANSFORM_CHECK, Transform};
 use tokio::sync::mpsc as async_mpsc;
 use tracing::info;
 
 use deltalake::arrow::array::{AsArray, PrimitiveArray, RecordBatch};
-use deltalake::arrow::compute::{cast, max};
+use deltalake::arrow::compute::{cast, concat_batches, max};
 use deltalake::arrow::datatypes::{DataType, TimestampMicrosecondType};
 use eventlake_events::column;
 use std::sync::Arc;
@@ -38,6 +41,8 @@ pub(crate) struct TableWriter {
     pub rejects: LakeTable,
     /// Processed tables, each computed from the raw rows by its transform.
     pub processed: Vec<LakeTable>,
+    /// The transforms of the processed tables, whose checks add rows to `rejects`.
+    pub transforms: Vec<Arc<Transform>>,
     pub metrics: Arc<IngestMetrics>,
 }
 
@@ -85,11 +90,45 @@ impl TableWriter {
             self.record_events(batch);
         }
 
+        // Rows that fail a transform's check go to rejects in the same commit as the records
+        // that failed decoding, so the rejects table's offsets cover both.
+        // NOTE: records that reached rejects during a run without the transform get no check
+        // rows later, because the rejects table's offsets have moved past them.
+        let mut reject_batches: Vec<RecordBatch> = decoded.rejects.into_iter().collect();
+        let mut checks_failed = 0;
+        if let Some(raw) = &request.batch {
+            for transform in &self.transforms {
+                let rejected = transform
+                    .rejects(raw, ingested_at)
+                    .await
+                    .map_err(|message| LakeError::Derive {
+                        table: transform.spec.name.clone(),
+                        message,
+                    })?;
+                if let Some(batch) = rejected {
+                    checks_failed += batch.num_rows();
+                    reject_batches.push(batch);
+                }
+            }
+        }
+        let rejects_batch = match reject_batches.len() {
+            0 => None,
+            1 => reject_batches.pop(),
+            _ => Some(
+                concat_batches(&reject_batches[0].schema(), &reject_batches).map_err(|source| {
+                    LakeError::Arrow {
+                        table: self.rejects.name().to_string(),
+                        source,
+                    }
+                })?,
+            ),
+        };
+
         let started = Instant::now();
         let rejects = self
             .rejects
             .append(&AppendRequest {
-                batch: decoded.rejects,
+                batch: rejects_batch,
                 offsets: offsets.clone(),
             })
             .await?;
@@ -101,13 +140,19 @@ impl TableWriter {
                 ..
             }
         ) {
-            for (reason, count) in &decoded.rejects_by_code {
+            let failed_checks = (checks_failed > 0).then_some((TRANSFORM_CHECK, checks_failed));
+            for (reason, count) in decoded
+                .rejects_by_code
+                .iter()
+                .map(|(reason, count)| (*reason, *count))
+                .chain(failed_checks)
+            {
                 self.metrics
                     .rows_rejected
                     .get_or_create(&ReasonLabel {
                         reason: reason.to_string(),
                     })
-                    .inc_by(*count as u64);
+                    .inc_by(count as u64);
             }
         }
 

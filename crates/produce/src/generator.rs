@@ -137,12 +137,18 @@ impl EventGenerator {
     }
 
     /// Builds a reading: temperature follows the site's climate and the time of day, humidity falls
-    /// as it warms, and a third of the sensors have no barometer.
+    /// as it warms, a third of the sensors have no barometer, and a few readings are faults.
     fn sensor(&mut self, device: u64, time: DateTime<Utc>) -> Value {
         let (site, lat, lon, typical) = SITES[(device % SITES.len() as u64) as usize];
         let hour = (time.timestamp().rem_euclid(86_400)) as f64 / 3600.0;
         let daily = 4.0 * ((hour - 9.0) / 24.0 * std::f64::consts::TAU).sin();
-        let temperature = self.random.normal(typical + daily, 1.5);
+        // About one reading in 200 is a sensor fault, such as 85 °C (the DS18B20 thermometer's
+        // power-on value) or -127 °C (what common drivers report for a disconnected one).
+        let temperature = if self.random.chance(0.005) {
+            *self.random.weighted(&[(85.0, 1), (-127.0, 1)])
+        } else {
+            self.random.normal(typical + daily, 1.5)
+        };
         let humidity = (65.0 - 1.2 * (temperature - typical) + self.random.normal(0.0, 6.0))
             .clamp(5.0, 100.0) as i64;
         let pressure = if device.is_multiple_of(3) {

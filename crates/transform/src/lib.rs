@@ -15,11 +15,18 @@
 //! table already contains, then runs the `SELECT` on the rest with DataFusion
 //! ([`Transform`] implements [`eventlake_lake::DeriveRows`]). Each processed table so records
 //! its own Kafka offsets and is exactly once on its own.
+//!
+//! A `SELECT` may output a text column `reject_reason`: rows where it is not null go to the
+//! `rejects` table with that reason (reason code `transform_check`) instead of the processed
+//! table. Such a transform also selects `kafka_partition` and `kafka_offset`, which tie each
+//! rejected row to its record.
 
+mod check;
 mod error;
 mod spec;
 mod transform;
 
+pub use check::{REJECT_REASON, TRANSFORM_CHECK};
 pub use error::TransformError;
 pub use spec::TransformSpec;
 pub use transform::{SOURCE_TABLE, Transform};

@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use deltalake::arrow::array::RecordBatch;
-use deltalake::arrow::compute::concat_batches;
-use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::compute::{cast, concat_batches};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::prelude::SessionContext;
 use eventlake_lake::DeriveRows;
 use eventlake_query::sql_message;
 
+use crate::check::{REJECT_REASON, passed_rows, rejected_rows};
 use crate::error::TransformError;
 use crate::spec::TransformSpec;
 
@@ -23,8 +24,11 @@ pub const SOURCE_TABLE: &str = "events";
 #[derive(Debug)]
 pub struct Transform {
     pub spec: TransformSpec,
-    /// Schema of the processed table: the output of the `SELECT` over the raw schema.
+    /// Schema of the processed table: the output of the `SELECT` over the raw schema, less a
+    /// `reject_reason` column.
     pub schema: SchemaRef,
+    /// Schema of the `SELECT`'s output, `reject_reason` included.
+    output_schema: SchemaRef,
 }
 
 impl Transform {
@@ -35,10 +39,14 @@ impl Transform {
         source_schema: SchemaRef,
     ) -> Result<Self, TransformError> {
         let empty = RecordBatch::new_empty(Arc::clone(&source_schema));
-        let schema = run(&spec.sql, empty)
+        let output_schema = run(&spec.sql, empty)
             .await
-            .map(|batch| batch.schema())
+            .map(|batch| plain_schema(&batch.schema()))
             .map_err(|error| planning_error(&spec, &error))?;
+        check_reject_columns(&spec, &output_schema)?;
+        let mut fields = output_schema.fields().to_vec();
+        fields.retain(|field| field.name() != REJECT_REASON);
+        let schema = Arc::new(Schema::new(fields));
 
         for column in &spec.partition_by {
             if schema.field_with_name(column).is_err() {
@@ -53,25 +61,91 @@ impl Transform {
                 });
             }
         }
-        Ok(Self { spec, schema })
+        Ok(Self {
+            spec,
+            schema,
+            output_schema,
+        })
     }
+
+    /// Returns the `rejects` rows for the raw rows of `source` that fail this transform's
+    /// check, or `None` when none fails or the transform has no check.
+    pub async fn rejects(
+        &self,
+        source: &RecordBatch,
+        rejected_at_micros: i64,
+    ) -> Result<Option<RecordBatch>, String> {
+        if self.output_schema.index_of(REJECT_REASON).is_err() || source.num_rows() == 0 {
+            return Ok(None);
+        }
+        let output = self.output(source.clone()).await?;
+        rejected_rows(&self.spec.name, source, &output, rejected_at_micros)
+            .map_err(|message| format!("{}: {message}", self.spec.path.display()))
+    }
+
+    /// Runs the `SELECT` on `source` and checks the result against the planned columns.
+    async fn output(&self, source: RecordBatch) -> Result<RecordBatch, String> {
+        let output = run(&self.spec.sql, source)
+            .await
+            .map_err(|error| format!("{}: {}", self.spec.path.display(), sql_message(&error)))?;
+
+        // View types become the plain types the table has, and a batch whose output columns
+        // differ from the planned ones cannot go into the table.
+        let columns = output
+            .columns()
+            .iter()
+            .zip(self.output_schema.fields())
+            .map(|(column, field)| {
+                if column.data_type() == field.data_type() {
+                    Ok(Arc::clone(column))
+                } else {
+                    cast(column, field.data_type())
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("{}: {error}", self.spec.path.display()))?;
+        RecordBatch::try_new(Arc::clone(&self.output_schema), columns).map_err(|error| {
+            format!(
+                "{}: the output no longer matches the table's columns ({}): {error}",
+                self.spec.path.display(),
+                column_names(&self.output_schema)
+            )
+        })
+    }
+}
+
+/// Checks that a `reject_reason` column is text, and that the rows it rejects can be traced to
+/// their Kafka record.
+fn check_reject_columns(spec: &TransformSpec, output: &SchemaRef) -> Result<(), TransformError> {
+    let Ok(reason) = output.field_with_name(REJECT_REASON) else {
+        return Ok(());
+    };
+    let invalid = |message: String| TransformError::Invalid {
+        path: spec.path.clone(),
+        line: statement_line(&spec.sql),
+        message,
+    };
+    if reason.data_type() != &DataType::Utf8 {
+        return Err(invalid(format!(
+            "{REJECT_REASON} must be text, but is {}; cast it to VARCHAR",
+            reason.data_type()
+        )));
+    }
+    for required in ["kafka_partition", "kafka_offset"] {
+        if output.field_with_name(required).is_err() {
+            return Err(invalid(format!(
+                "a transform with {REJECT_REASON} must also select {required}, so that a rejected row names its Kafka record"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
 impl DeriveRows for Transform {
     async fn derive(&self, source: RecordBatch) -> Result<RecordBatch, String> {
-        let output = run(&self.spec.sql, source)
-            .await
-            .map_err(|error| format!("{}: {}", self.spec.path.display(), sql_message(&error)))?;
-
-        // A batch whose output columns differ from the planned ones cannot go into the table.
-        RecordBatch::try_new(Arc::clone(&self.schema), output.columns().to_vec()).map_err(|error| {
-            format!(
-                "{}: the output no longer matches the table's columns ({}): {error}",
-                self.spec.path.display(),
-                column_names(&self.schema)
-            )
-        })
+        let output = self.output(source).await?;
+        passed_rows(&output)
     }
 }
 
@@ -173,6 +247,38 @@ fn option_line(sql: &str) -> usize {
     sql.lines()
         .position(|line| line.contains("partition_by"))
         .map_or(1, |index| index + 1)
+}
+
+/// Returns `schema` with DataFusion's view and large types replaced by the plain types that
+/// Delta readers know: `Utf8View` and `LargeUtf8` by `Utf8`, and so on, at every depth.
+fn plain_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| plain_field(field))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+fn plain_field(field: &Field) -> Field {
+    field.clone().with_data_type(plain_type(field.data_type()))
+}
+
+fn plain_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+        DataType::List(item) | DataType::LargeList(item) | DataType::ListView(item) => {
+            DataType::List(Arc::new(plain_field(item)))
+        }
+        DataType::Struct(fields) => DataType::Struct(
+            fields
+                .iter()
+                .map(|field| Arc::new(plain_field(field)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 fn column_names(schema: &SchemaRef) -> String {
