@@ -43,6 +43,47 @@ pub enum Command {
     Vacuum(VacuumArgs),
     /// Send sample events, or NDJSON lines from a file or stdin, to a Kafka topic.
     Produce(ProduceArgs),
+    /// Fill processed tables from the raw events table, for transforms added after the data.
+    Backfill(BackfillArgs),
+}
+
+/// Flags of `eventlake backfill`.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Lake root directory holding the Delta tables.
+    #[arg(
+        long,
+        env = "EVENTLAKE_LAKE",
+        value_name = "DIR",
+        default_value = "./lake"
+    )]
+    pub lake: String,
+
+    /// Directory of JSON Schema files the raw table was written with.
+    #[arg(
+        long,
+        env = "EVENTLAKE_SCHEMAS",
+        value_name = "DIR",
+        default_value = "./schemas"
+    )]
+    pub schemas: PathBuf,
+
+    /// Directory of SQL transforms, one processed table per NAME.sql file.
+    #[arg(
+        long,
+        env = "EVENTLAKE_SQL",
+        value_name = "DIR",
+        default_value = "./sql"
+    )]
+    pub sql: PathBuf,
+
+    /// Raw rows per commit.
+    #[arg(long, value_name = "N", default_value = "500000", value_parser = parse_count)]
+    pub chunk_rows: usize,
+
+    /// Processed tables to fill [default: one per file of --sql].
+    #[arg(value_name = "TABLE")]
+    pub tables: Vec<String>,
 }
 
 /// Flags of `eventlake produce`.

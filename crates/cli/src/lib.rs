@@ -2,6 +2,7 @@
 //! subcommands. `main.rs` only calls [`run`].
 
 mod args;
+mod backfill_command;
 mod error;
 mod ingest_command;
 mod logging;
@@ -30,9 +31,10 @@ pub fn run() -> ExitCode {
     let default_filter = match cli.command {
         args::Command::Ingest(_) => logging::INGEST_FILTER,
         args::Command::Sql(_) => logging::SHELL_FILTER,
-        args::Command::Optimize(_) | args::Command::Vacuum(_) | args::Command::Produce(_) => {
-            logging::INGEST_FILTER
-        }
+        args::Command::Optimize(_)
+        | args::Command::Vacuum(_)
+        | args::Command::Produce(_)
+        | args::Command::Backfill(_) => logging::INGEST_FILTER,
     };
     logging::init(cli.log_format, default_filter);
 
@@ -60,6 +62,7 @@ pub fn run() -> ExitCode {
                 maintain_command::vacuum_tables(vacuum_args).await
             }
             args::Command::Produce(produce_args) => produce_command::run(produce_args).await,
+            args::Command::Backfill(backfill_args) => backfill_command::run(backfill_args).await,
         }
     });
 

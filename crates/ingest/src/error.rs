@@ -31,6 +31,9 @@ pub enum IngestError {
     #[error(transparent)]
     Transform(#[from] eventlake_transform::TransformError),
 
+    #[error("backfill failed: {0}")]
+    Backfill(String),
+
     #[error("cannot read committed offsets for the new partition assignment: {0}")]
     Assignment(String),
 
