@@ -17,7 +17,7 @@ use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use eventlake_events::{EventTableLayout, PartitionGranularity, PayloadSchemas, column};
 use eventlake_lake::{
     AppendOutcome, AppendRequest, LakeError, LakeRoot, LakeTable, OffsetColumns, OffsetRange,
-    SourcePartition, TableSpec, WriteSettings,
+    ReplaceRequest, SourcePartition, TableSpec, WriteSettings,
 };
 use eventlake_transform::{Transform, TransformSpec};
 use futures::TryStreamExt;
@@ -94,7 +94,7 @@ async fn backfill_one(
         schema: transform.schema.clone(),
         partition_columns: spec.partition_by.clone(),
         offset_columns: Some(OffsetColumns::default()),
-        derive: Some(transform),
+        derive: Some(Arc::clone(&transform) as Arc<dyn eventlake_lake::DeriveRows>),
     };
     let mut processed =
         LakeTable::open_or_create(&config.lake, table_spec, config.write.clone()).await?;
@@ -128,6 +128,19 @@ async fn backfill_one(
         table: spec.name.clone(),
         ..BackfillSummary::default()
     };
+    if let Some(column) = transform.replace_by() {
+        backfill_aggregate(
+            &mut processed,
+            &transform,
+            events,
+            column,
+            &raw_offsets,
+            &done,
+            &mut summary,
+        )
+        .await?;
+        return Ok(summary);
+    }
     for source in &sources {
         let Some(&until) = raw_offsets.get(source) else {
             continue;
@@ -186,6 +199,77 @@ async fn backfill_one(
         "backfill done"
     );
     Ok(summary)
+}
+
+/// Computes an aggregate from the whole raw snapshot and replaces all of its buckets, with
+/// the raw table's offsets, in one commit.
+async fn backfill_aggregate(
+    processed: &mut LakeTable,
+    transform: &Transform,
+    events: &deltalake::DeltaTable,
+    column: &str,
+    raw_offsets: &BTreeMap<SourcePartition, i64>,
+    done: &std::collections::HashMap<SourcePartition, i64>,
+    summary: &mut BackfillSummary,
+) -> Result<(), IngestError> {
+    let offsets: BTreeMap<SourcePartition, OffsetRange> = raw_offsets
+        .iter()
+        .filter_map(|(source, &until)| {
+            let after = done.get(source).copied().unwrap_or(-1);
+            (until > after).then(|| {
+                (
+                    source.clone(),
+                    OffsetRange {
+                        first: after + 1,
+                        last: until,
+                    },
+                )
+            })
+        })
+        .collect();
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let (rows, range) =
+        transform
+            .compute_all(events)
+            .await
+            .map_err(|message| LakeError::Derive {
+                table: processed.name().to_string(),
+                message,
+            })?;
+    summary.source_rows += events.snapshot().map_or(0, |snapshot| {
+        snapshot
+            .log_data()
+            .iter()
+            .filter_map(|file| file.num_records())
+            .sum::<usize>()
+    });
+    let outcome = match range {
+        Some(range) => {
+            processed
+                .replace(&ReplaceRequest {
+                    batch: rows,
+                    column: column.to_string(),
+                    ranges: vec![range],
+                    offsets,
+                })
+                .await?
+        }
+        None => {
+            processed
+                .append(&AppendRequest {
+                    batch: None,
+                    offsets,
+                })
+                .await?
+        }
+    };
+    if let AppendOutcome::Committed { rows, .. } = outcome {
+        summary.rows += rows;
+        summary.commits += 1;
+    }
+    Ok(())
 }
 
 /// Appends raw rows of one partition, covering offsets `first` to `last`.

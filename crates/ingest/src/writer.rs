@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::mpsc;
 
 use eventlake_lake::{
-    AppendOutcome, AppendRequest, LakeError, LakeTable, OffsetRange, SourcePartition,
+    AppendOutcome, AppendRequest, LakeError, LakeTable, OffsetRange, ReplaceRequest,
+    SourcePartition,
 };
 use eventlake_transform::{TRANSFORM_CHECK, Transform};
 use tokio::sync::mpsc as async_mpsc;
-use tracing::info;
+use tracing::{debug, info};
 
 use deltalake::arrow::array::{AsArray, PrimitiveArray, RecordBatch};
 use deltalake::arrow::compute::{cast, concat_batches, max};
@@ -21,6 +22,9 @@ use crate::metrics::{EventTypeLabel, IngestMetrics, ReasonLabel, TableLabel};
 
 use crate::buffer::PendingFlush;
 use crate::error::IngestError;
+
+/// Attempts at replacing an aggregate's buckets while other writers change the table.
+const MAX_REPLACE_ATTEMPTS: usize = 10;
 
 /// A flush handed to the writer.
 pub(crate) struct FlushJob {
@@ -163,7 +167,12 @@ impl TableWriter {
         };
         for index in 0..self.processed.len() {
             let started = Instant::now();
-            let outcome = self.processed[index].append(&raw).await?;
+            let transform = Arc::clone(&self.transforms[index]);
+            let outcome = if transform.replace_by().is_some() {
+                self.replace_buckets(index, &transform, &raw).await?
+            } else {
+                self.processed[index].append(&raw).await?
+            };
             self.record_commit(self.processed[index].name(), &outcome, started);
         }
 
@@ -176,6 +185,63 @@ impl TableWriter {
 }
 
 impl TableWriter {
+    /// Commits a flush to an aggregate table: the buckets its raw rows fall into are computed
+    /// again from the raw table, which already has the rows, and replace the old ones.
+    async fn replace_buckets(
+        &mut self,
+        index: usize,
+        transform: &Transform,
+        raw: &AppendRequest,
+    ) -> Result<AppendOutcome, IngestError> {
+        let table_name = self.processed[index].name().to_string();
+        let derive_error = |message: String| LakeError::Derive {
+            table: table_name.clone(),
+            message,
+        };
+        let offsets_only = AppendRequest {
+            batch: None,
+            offsets: raw.offsets.clone(),
+        };
+        let (Some(batch), Some(column)) = (&raw.batch, transform.replace_by()) else {
+            return Ok(self.processed[index].append(&offsets_only).await?);
+        };
+        let ranges = transform.bucket_ranges(batch).await.map_err(derive_error)?;
+        if ranges.is_empty() {
+            return Ok(self.processed[index].append(&offsets_only).await?);
+        }
+
+        let mut last_error = String::new();
+        for attempt in 1..=MAX_REPLACE_ATTEMPTS {
+            // The aggregate table is read before the raw one, so that every aggregate commit
+            // this snapshot contains is backed by raw rows that the recompute reads.
+            self.processed[index].refresh().await?;
+            self.events.refresh().await?;
+            let rows = transform
+                .recompute(self.events.delta_table(), batch, &ranges)
+                .await
+                .map_err(derive_error)?;
+            let request = ReplaceRequest {
+                batch: rows,
+                column: column.to_string(),
+                ranges: ranges.clone(),
+                offsets: raw.offsets.clone(),
+            };
+            match self.processed[index].replace(&request).await {
+                Err(LakeError::ReplaceConflict { message, .. }) => {
+                    debug!(table = %table_name, attempt, %message, "aggregate changed during the replace; computing it again");
+                    last_error = message;
+                }
+                other => return Ok(other?),
+            }
+        }
+        Err(LakeError::CommitRetriesExhausted {
+            table: table_name,
+            attempts: MAX_REPLACE_ATTEMPTS,
+            last_error,
+        }
+        .into())
+    }
+
     fn record_commit(&self, table: &str, outcome: &AppendOutcome, started: Instant) {
         let AppendOutcome::Committed { rows, files, .. } = outcome else {
             return;

@@ -34,6 +34,9 @@ pub enum LakeError {
     #[error("computing the rows of table '{table}' failed: {message}")]
     Derive { table: String, message: String },
 
+    #[error("another writer changed table '{table}' during a replace: {message}")]
+    ReplaceConflict { table: String, message: String },
+
     #[error("Delta operation on table '{table}' failed: {source}")]
     Delta {
         table: String,

@@ -27,6 +27,7 @@ mod evolve;
 mod location;
 mod log;
 mod offsets;
+mod replace;
 mod table;
 mod vacuum;
 
@@ -37,5 +38,6 @@ pub use error::LakeError;
 pub use location::{LakeRoot, table_directories};
 pub use log::earliest_version;
 pub use offsets::{OffsetColumns, OffsetRange, SourcePartition, app_id};
+pub use replace::ReplaceRequest;
 pub use table::{LakeTable, TableSpec, WriteSettings};
 pub use vacuum::{VacuumSummary, vacuum};

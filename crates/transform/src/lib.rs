@@ -21,6 +21,7 @@
 //! table. Such a transform also selects `kafka_partition` and `kafka_offset`, which tie each
 //! rejected row to its record.
 
+mod aggregate;
 mod check;
 mod error;
 mod spec;

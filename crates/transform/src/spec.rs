@@ -18,6 +18,9 @@ pub struct TransformSpec {
     pub sql: String,
     /// Partition columns of the processed table, from `partition_by = a, b`.
     pub partition_by: Vec<String>,
+    /// For an aggregate, the output column of its group's time bucket, from `replace_by = c`:
+    /// each flush recomputes the buckets its records touch and replaces them.
+    pub replace_by: Option<String>,
 }
 
 impl TransformSpec {
@@ -42,6 +45,7 @@ impl TransformSpec {
         }
 
         let mut partition_by = Vec::new();
+        let mut replace_by = None;
         for (index, line) in sql.lines().enumerate() {
             let Some(option) = line.trim().strip_prefix(OPTION_PREFIX) else {
                 continue;
@@ -65,9 +69,10 @@ impl TransformSpec {
                         .filter(|column| !column.is_empty())
                         .collect();
                 }
+                "replace_by" => replace_by = Some(value.trim().to_string()),
                 other => {
                     return Err(invalid(format!(
-                        "unknown option '{other}'; the known option is partition_by"
+                        "unknown option '{other}'; the known options are partition_by and replace_by"
                     )));
                 }
             }
@@ -78,6 +83,7 @@ impl TransformSpec {
             path: path.to_path_buf(),
             sql,
             partition_by,
+            replace_by,
         })
     }
 
@@ -133,7 +139,7 @@ mod tests {
         let error = TransformSpec::read(&path).expect_err("invalid").to_string();
         assert!(
             error.ends_with(
-                "t.sql:2: unknown option 'partitions'; the known option is partition_by"
+                "t.sql:2: unknown option 'partitions'; the known options are partition_by and replace_by"
             ),
             "{error}"
         );

@@ -48,9 +48,21 @@ impl Transform {
         fields.retain(|field| field.name() != REJECT_REASON);
         let schema = Arc::new(Schema::new(fields));
 
+        if let Some(bucket) = &spec.replace_by
+            && schema.field_with_name(bucket).is_err()
+        {
+            return Err(TransformError::Invalid {
+                path: spec.path.clone(),
+                line: option_line(&spec.sql, "replace_by"),
+                message: format!(
+                    "replace_by column '{bucket}' is not a column of the SELECT; its columns are {}",
+                    column_names(&schema)
+                ),
+            });
+        }
         for column in &spec.partition_by {
             if schema.field_with_name(column).is_err() {
-                let line = option_line(&spec.sql);
+                let line = option_line(&spec.sql, "partition_by");
                 return Err(TransformError::Invalid {
                     path: spec.path.clone(),
                     line,
@@ -84,13 +96,23 @@ impl Transform {
     }
 
     /// Runs the `SELECT` on `source` and checks the result against the planned columns.
-    async fn output(&self, source: RecordBatch) -> Result<RecordBatch, String> {
+    pub(crate) async fn output(&self, source: RecordBatch) -> Result<RecordBatch, String> {
         let output = run(&self.spec.sql, source)
             .await
             .map_err(|error| format!("{}: {}", self.spec.path.display(), sql_message(&error)))?;
+        self.conform(&[output])
+    }
 
-        // View types become the plain types the table has, and a batch whose output columns
-        // differ from the planned ones cannot go into the table.
+    /// Concatenates output batches into one with the planned columns. View types become the
+    /// plain types the table has, and a batch whose output columns differ from the planned
+    /// ones cannot go into the table.
+    pub(crate) fn conform(&self, batches: &[RecordBatch]) -> Result<RecordBatch, String> {
+        let failed = |error: String| format!("{}: {error}", self.spec.path.display());
+        let Some(first) = batches.first() else {
+            return Ok(RecordBatch::new_empty(Arc::clone(&self.output_schema)));
+        };
+        let output =
+            concat_batches(&first.schema(), batches).map_err(|error| failed(error.to_string()))?;
         let columns = output
             .columns()
             .iter()
@@ -103,13 +125,12 @@ impl Transform {
                 }
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| format!("{}: {error}", self.spec.path.display()))?;
+            .map_err(|error| failed(error.to_string()))?;
         RecordBatch::try_new(Arc::clone(&self.output_schema), columns).map_err(|error| {
-            format!(
-                "{}: the output no longer matches the table's columns ({}): {error}",
-                self.spec.path.display(),
+            failed(format!(
+                "the output no longer matches the table's columns ({}): {error}",
                 column_names(&self.output_schema)
-            )
+            ))
         })
     }
 }
@@ -242,10 +263,10 @@ fn last_line(sql: &str) -> usize {
         .map_or(1, |(index, _)| index + 1)
 }
 
-/// Returns the line of the `partition_by` option.
-fn option_line(sql: &str) -> usize {
+/// Returns the line of an option.
+fn option_line(sql: &str, option: &str) -> usize {
     sql.lines()
-        .position(|line| line.contains("partition_by"))
+        .position(|line| line.contains(option))
         .map_or(1, |index| index + 1)
 }
 
