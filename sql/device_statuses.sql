@@ -10,7 +10,7 @@ SELECT
     event_data.firmware AS firmware,
     event_data.battery AS battery,
     event_data.uptime_s AS uptime_s,
-    CAST(coalesce(cardinality(event_data.errors), 0) AS BIGINT) AS error_count,
+    CAST(coalesce(array_length(event_data.errors), 0) AS BIGINT) AS error_count,
     kafka_partition,
     kafka_offset
 FROM events
