@@ -459,3 +459,64 @@ async fn aggregate_recomputes_late_buckets() {
     .await;
     assert_eq!(first_minute, 100 + 60);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_transform_stops_without_losing_records() {
+    let kafka = Kafka::start();
+    kafka.create_topic("failing", 1);
+    let mut generator = EventGenerator::new(GeneratorSettings {
+        seed: 3,
+        devices: 20,
+        users: 20,
+        malformed_fraction: 0.0,
+        times: EventTimes::Now,
+        first_id: 1,
+        count: None,
+    });
+    send_generated(&kafka, "failing", &mut generator, 300);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().join("lake");
+    let sql_dir = dir.path().join("sql");
+    std::fs::create_dir(&sql_dir).expect("sql dir");
+    let path = sql_dir.join("device_numbers.sql");
+
+    // Device ids such as 'device-7' are not numbers: the cast plans, and fails on the rows.
+    std::fs::write(
+        &path,
+        "SELECT event_id, kafka_partition, kafka_offset, CAST(event_data.device_id AS INT) AS device\nFROM events WHERE event_type = 'device_status'\n",
+    )
+    .expect("write transform");
+    let mut config = test_config(&kafka.brokers(), "failing", &lake);
+    config.transforms = vec![TransformSpec::read(&path).expect("spec")];
+    let error = eventlake_ingest::run(config, Default::default())
+        .await
+        .expect_err("the transform fails");
+    let message = error.to_string();
+    assert!(message.contains("device_numbers"), "{message}");
+    assert!(message.contains("device_numbers.sql"), "{message}");
+
+    // The fixed transform picks up every record the failed one could not take.
+    std::fs::write(
+        &path,
+        "SELECT event_id, kafka_partition, kafka_offset, CAST(substr(event_data.device_id, 8) AS INT) AS device\nFROM events WHERE event_type = 'device_status'\n",
+    )
+    .expect("write transform");
+    let mut config = test_config(&kafka.brokers(), "failing", &lake);
+    config.transforms = vec![TransformSpec::read(&path).expect("spec")];
+    ingest_to_end(config).await;
+    let raw = sql_rows(
+        &lake,
+        "SELECT count(*) FROM events WHERE event_type = 'device_status'",
+    )
+    .await;
+    let session = LakeSession::open(&lake, Access::ReadOnly).expect("session");
+    let processed = count(
+        &session,
+        "SELECT count(DISTINCT kafka_offset) FROM device_numbers",
+    )
+    .await;
+    let rows = count(&session, "SELECT count(*) FROM device_numbers").await;
+    assert_eq!(raw, vec![vec![Some(processed.to_string())]]);
+    assert_eq!(rows, processed);
+    assert!(processed > 20, "{processed} status reports");
+}
