@@ -40,6 +40,7 @@ pub async fn run(args: BackfillArgs) -> Result<(), CliError> {
     let config = BackfillConfig {
         lake,
         events_table: "events".to_string(),
+        rejects_table: "rejects".to_string(),
         schemas: Arc::new(schemas),
         transforms,
         write: WriteSettings::default(),
@@ -47,8 +48,12 @@ pub async fn run(args: BackfillArgs) -> Result<(), CliError> {
     };
     for summary in backfill(&config).await? {
         println!(
-            "{}: {} raw rows read, {} rows committed in {} commits",
-            summary.table, summary.source_rows, summary.rows, summary.commits
+            "{}: {} raw rows read, {} rows committed in {} commits, {} rows to rejects",
+            summary.table,
+            summary.source_rows,
+            summary.rows,
+            summary.commits,
+            summary.check_rejects
         );
     }
     Ok(())

@@ -14,7 +14,10 @@ use deltalake::arrow::array::{AsArray, RecordBatch};
 use deltalake::arrow::compute::concat_batches;
 use deltalake::arrow::datatypes::{Int32Type, Int64Type};
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
-use eventlake_events::{EventTableLayout, PartitionGranularity, PayloadSchemas, column};
+use eventlake_events::{
+    EventTableLayout, PartitionGranularity, PayloadSchemas, column, rejects_partition_columns,
+    rejects_table_schema,
+};
 use eventlake_lake::{
     AppendOutcome, AppendRequest, LakeError, LakeRoot, LakeTable, OffsetColumns, OffsetRange,
     ReplaceRequest, SourcePartition, TableSpec, WriteSettings,
@@ -34,6 +37,8 @@ pub struct BackfillSummary {
     /// Rows committed to the processed table.
     pub rows: usize,
     pub commits: usize,
+    /// Rows that failed the transform's check, added to rejects.
+    pub check_rejects: usize,
 }
 
 /// Settings of a backfill run.
@@ -42,6 +47,8 @@ pub struct BackfillConfig {
     pub lake: LakeRoot,
     /// Name of the raw table under the lake root.
     pub events_table: String,
+    /// Name of the rejects table, which takes the rows that fail a transform's check.
+    pub rejects_table: String,
     pub schemas: Arc<PayloadSchemas>,
     pub transforms: Vec<TransformSpec>,
     pub write: WriteSettings,
@@ -141,55 +148,63 @@ async fn backfill_one(
         .await?;
         return Ok(summary);
     }
-    for source in &sources {
-        let Some(&until) = raw_offsets.get(source) else {
-            continue;
-        };
-        let after = done.get(source).copied().unwrap_or(-1);
-        if until <= after {
-            continue;
-        }
-        let sql = format!(
-            "SELECT * FROM events WHERE {} = '{}' AND {} = {} AND {} > {after} AND {} <= {until} ORDER BY {}",
-            column::KAFKA_TOPIC,
-            source.topic.replace('\'', "''"),
-            column::KAFKA_PARTITION,
-            source.partition,
-            column::KAFKA_OFFSET,
-            column::KAFKA_OFFSET,
-            column::KAFKA_OFFSET,
-        );
-        let mut stream = context
-            .sql(&sql)
-            .await
-            .map_err(|error| query_error(&config.events_table, &error))?
-            .execute_stream()
-            .await
-            .map_err(|error| query_error(&config.events_table, &error))?;
+    fill_ranges(
+        &context,
+        &config.events_table,
+        &sources,
+        &raw_offsets,
+        &done,
+        config.chunk_rows,
+        async |source, chunk, first, last| {
+            commit_chunk(&mut processed, &mut summary, source, chunk, first, last).await
+        },
+    )
+    .await?;
 
-        let mut chunk: Vec<RecordBatch> = Vec::new();
-        let mut chunk_rows = 0;
-        let mut first = after + 1;
-        while let Some(batch) = stream
-            .try_next()
-            .await
-            .map_err(|error| query_error(&config.events_table, &error))?
-        {
-            chunk_rows += batch.num_rows();
-            chunk.push(batch);
-            if chunk_rows >= config.chunk_rows {
-                let last = last_offset(&chunk).unwrap_or(first);
-                commit_chunk(&mut processed, &mut summary, source, &chunk, first, last).await?;
-                first = last + 1;
-                chunk.clear();
-                chunk_rows = 0;
-            }
-        }
-        // The last chunk reaches the raw table's offset, which may be a record that went to
-        // rejects and so has no raw row.
-        if chunk_rows > 0 || first <= until {
-            commit_chunk(&mut processed, &mut summary, source, &chunk, first, until).await?;
-        }
+    // Rows that fail the transform's check go to rejects, in the transform's offset stream.
+    if transform.has_check() {
+        let rejects_spec = TableSpec {
+            name: config.rejects_table.clone(),
+            schema: rejects_table_schema(),
+            partition_columns: rejects_partition_columns(),
+            offset_columns: Some(OffsetColumns::default()),
+            derive: None,
+        };
+        let mut rejects =
+            LakeTable::open_or_create(&config.lake, rejects_spec, config.write.clone()).await?;
+        let checked = rejects.stream_offsets(Some(&spec.name), &sources).await?;
+        let rejected_at = chrono::Utc::now().timestamp_micros();
+        fill_ranges(
+            &context,
+            &config.events_table,
+            &sources,
+            &raw_offsets,
+            &checked,
+            config.chunk_rows,
+            async |source, chunk, first, last| {
+                let batch = concat(chunk, &spec.name)?;
+                let rows = match &batch {
+                    Some(batch) => {
+                        transform
+                            .rejects(batch, rejected_at)
+                            .await
+                            .map_err(|message| LakeError::Derive {
+                                table: spec.name.clone(),
+                                message,
+                            })?
+                    }
+                    None => None,
+                };
+                summary.check_rejects += rows.as_ref().map_or(0, RecordBatch::num_rows);
+                let request = AppendRequest {
+                    batch: rows,
+                    offsets: BTreeMap::from([(source.clone(), OffsetRange { first, last })]),
+                };
+                rejects.append_to_stream(Some(&spec.name), &request).await?;
+                Ok(())
+            },
+        )
+        .await?;
     }
     info!(
         table = %summary.table,
@@ -272,6 +287,83 @@ async fn backfill_aggregate(
     Ok(())
 }
 
+/// Reads, for each partition, the raw rows after `done` up to `raw_offsets` in offset order,
+/// and hands them to `commit` in chunks of about `chunk_rows` with the offsets each covers.
+async fn fill_ranges(
+    context: &SessionContext,
+    table: &str,
+    sources: &[SourcePartition],
+    raw_offsets: &BTreeMap<SourcePartition, i64>,
+    done: &std::collections::HashMap<SourcePartition, i64>,
+    chunk_rows: usize,
+    mut commit: impl AsyncFnMut(&SourcePartition, &[RecordBatch], i64, i64) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    for source in sources {
+        let Some(&until) = raw_offsets.get(source) else {
+            continue;
+        };
+        let after = done.get(source).copied().unwrap_or(-1);
+        if until <= after {
+            continue;
+        }
+        let sql = format!(
+            "SELECT * FROM events WHERE {} = '{}' AND {} = {} AND {} > {after} AND {} <= {until} ORDER BY {}",
+            column::KAFKA_TOPIC,
+            source.topic.replace('\'', "''"),
+            column::KAFKA_PARTITION,
+            source.partition,
+            column::KAFKA_OFFSET,
+            column::KAFKA_OFFSET,
+            column::KAFKA_OFFSET,
+        );
+        let mut stream = context
+            .sql(&sql)
+            .await
+            .map_err(|error| query_error(table, &error))?
+            .execute_stream()
+            .await
+            .map_err(|error| query_error(table, &error))?;
+
+        let mut chunk: Vec<RecordBatch> = Vec::new();
+        let mut rows = 0;
+        let mut first = after + 1;
+        while let Some(batch) = stream
+            .try_next()
+            .await
+            .map_err(|error| query_error(table, &error))?
+        {
+            rows += batch.num_rows();
+            chunk.push(batch);
+            if rows >= chunk_rows {
+                let last = last_offset(&chunk).unwrap_or(first);
+                commit(source, &chunk, first, last).await?;
+                first = last + 1;
+                chunk.clear();
+                rows = 0;
+            }
+        }
+        // The last chunk reaches the raw table's offset, which may be a record that went to
+        // rejects and so has no raw row.
+        if rows > 0 || first <= until {
+            commit(source, &chunk, first, until).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Concatenates a chunk into one batch, or `None` when it has no rows.
+fn concat(chunk: &[RecordBatch], table: &str) -> Result<Option<RecordBatch>, IngestError> {
+    match chunk.first() {
+        Some(head) => Ok(Some(concat_batches(&head.schema(), chunk).map_err(
+            |source| LakeError::Arrow {
+                table: table.to_string(),
+                source,
+            },
+        )?)),
+        None => Ok(None),
+    }
+}
+
 /// Appends raw rows of one partition, covering offsets `first` to `last`.
 async fn commit_chunk(
     processed: &mut LakeTable,
@@ -281,17 +373,7 @@ async fn commit_chunk(
     first: i64,
     last: i64,
 ) -> Result<(), IngestError> {
-    let batch = match chunk.first() {
-        Some(head) => {
-            Some(
-                concat_batches(&head.schema(), chunk).map_err(|source| LakeError::Arrow {
-                    table: processed.name().to_string(),
-                    source,
-                })?,
-            )
-        }
-        None => None,
-    };
+    let batch = concat(chunk, processed.name())?;
     let source_rows = batch.as_ref().map_or(0, RecordBatch::num_rows);
     let request = AppendRequest {
         batch,

@@ -41,9 +41,11 @@ pub(crate) struct Assignment {
     pub error: Option<String>,
 }
 
-/// Reads the committed offsets of both tables for an assignment.
+/// Reads the committed offsets of every table for an assignment.
 pub(crate) struct OffsetReader {
-    pub tables: Vec<LakeTable>,
+    /// Each table with the offset stream to read: `None` for its main one, or the name of a
+    /// transform whose check rows the table takes.
+    pub tables: Vec<(LakeTable, Option<String>)>,
 }
 
 impl OffsetReader {
@@ -54,9 +56,9 @@ impl OffsetReader {
         partitions: &[SourcePartition],
     ) -> Result<HashMap<SourcePartition, i64>, IngestError> {
         let mut lowest: Option<HashMap<SourcePartition, i64>> = None;
-        for table in &mut self.tables {
+        for (table, stream) in &mut self.tables {
             table.refresh().await?;
-            let offsets = table.committed_offsets(partitions).await?;
+            let offsets = table.stream_offsets(stream.as_deref(), partitions).await?;
             lowest = Some(match lowest {
                 None => offsets,
                 Some(previous) => previous

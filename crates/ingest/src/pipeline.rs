@@ -135,12 +135,33 @@ pub async fn run(
     // The rebalance callback reads offsets through handles of its own, so that it never
     // waits for the writer.
     let mut offset_tables = vec![
-        LakeTable::open_or_create(&config.lake, events_spec, config.write.clone()).await?,
-        LakeTable::open_or_create(&config.lake, rejects_spec, config.write.clone()).await?,
+        (
+            LakeTable::open_or_create(&config.lake, events_spec, config.write.clone()).await?,
+            None,
+        ),
+        (
+            LakeTable::open_or_create(&config.lake, rejects_spec.clone(), config.write.clone())
+                .await?,
+            None,
+        ),
     ];
     for spec in processed_specs {
-        offset_tables
-            .push(LakeTable::open_or_create(&config.lake, spec, config.write.clone()).await?);
+        offset_tables.push((
+            LakeTable::open_or_create(&config.lake, spec, config.write.clone()).await?,
+            None,
+        ));
+    }
+    // Rows that a transform's check rejects form an offset stream of their own in rejects.
+    for transform in writer
+        .transforms
+        .iter()
+        .filter(|transform| transform.has_check())
+    {
+        offset_tables.push((
+            LakeTable::open_or_create(&config.lake, rejects_spec.clone(), config.write.clone())
+                .await?,
+            Some(transform.spec.name.clone()),
+        ));
     }
     let reader = OffsetReader {
         tables: offset_tables,

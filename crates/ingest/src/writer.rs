@@ -12,7 +12,7 @@ use tokio::sync::mpsc as async_mpsc;
 use tracing::{debug, info};
 
 use deltalake::arrow::array::{AsArray, PrimitiveArray, RecordBatch};
-use deltalake::arrow::compute::{cast, concat_batches, max};
+use deltalake::arrow::compute::{cast, max};
 use deltalake::arrow::datatypes::{DataType, TimestampMicrosecondType};
 use eventlake_events::column;
 use std::sync::Arc;
@@ -94,45 +94,11 @@ impl TableWriter {
             self.record_events(batch);
         }
 
-        // Rows that fail a transform's check go to rejects in the same commit as the records
-        // that failed decoding, so the rejects table's offsets cover both.
-        // NOTE: records that reached rejects during a run without the transform get no check
-        // rows later, because the rejects table's offsets have moved past them.
-        let mut reject_batches: Vec<RecordBatch> = decoded.rejects.into_iter().collect();
-        let mut checks_failed = 0;
-        if let Some(raw) = &request.batch {
-            for transform in &self.transforms {
-                let rejected = transform
-                    .rejects(raw, ingested_at)
-                    .await
-                    .map_err(|message| LakeError::Derive {
-                        table: transform.spec.name.clone(),
-                        message,
-                    })?;
-                if let Some(batch) = rejected {
-                    checks_failed += batch.num_rows();
-                    reject_batches.push(batch);
-                }
-            }
-        }
-        let rejects_batch = match reject_batches.len() {
-            0 => None,
-            1 => reject_batches.pop(),
-            _ => Some(
-                concat_batches(&reject_batches[0].schema(), &reject_batches).map_err(|source| {
-                    LakeError::Arrow {
-                        table: self.rejects.name().to_string(),
-                        source,
-                    }
-                })?,
-            ),
-        };
-
         let started = Instant::now();
         let rejects = self
             .rejects
             .append(&AppendRequest {
-                batch: rejects_batch,
+                batch: decoded.rejects,
                 offsets: offsets.clone(),
             })
             .await?;
@@ -144,19 +110,13 @@ impl TableWriter {
                 ..
             }
         ) {
-            let failed_checks = (checks_failed > 0).then_some((TRANSFORM_CHECK, checks_failed));
-            for (reason, count) in decoded
-                .rejects_by_code
-                .iter()
-                .map(|(reason, count)| (*reason, *count))
-                .chain(failed_checks)
-            {
+            for (reason, count) in &decoded.rejects_by_code {
                 self.metrics
                     .rows_rejected
                     .get_or_create(&ReasonLabel {
                         reason: reason.to_string(),
                     })
-                    .inc_by(count as u64);
+                    .inc_by(*count as u64);
             }
         }
 
@@ -176,6 +136,15 @@ impl TableWriter {
             self.record_commit(self.processed[index].name(), &outcome, started);
         }
 
+        // Rows that fail a transform's check go to rejects in an offset stream of that
+        // transform, so that they are exactly once on their own, like a processed table.
+        for transform in self.transforms.clone() {
+            if transform.has_check() {
+                self.commit_check_rejects(&transform, &raw, ingested_at)
+                    .await?;
+            }
+        }
+
         Ok(FlushDone {
             offsets,
             events: committed_rows(&events),
@@ -185,6 +154,56 @@ impl TableWriter {
 }
 
 impl TableWriter {
+    /// Appends the rows of `raw` that fail the check of `transform` to rejects, in the
+    /// transform's offset stream.
+    async fn commit_check_rejects(
+        &mut self,
+        transform: &Transform,
+        raw: &AppendRequest,
+        rejected_at: i64,
+    ) -> Result<(), IngestError> {
+        let batch = match &raw.batch {
+            Some(batch) => transform
+                .rejects(batch, rejected_at)
+                .await
+                .map_err(|message| LakeError::Derive {
+                    table: transform.spec.name.clone(),
+                    message,
+                })?,
+            None => None,
+        };
+        let rows = batch.as_ref().map_or(0, RecordBatch::num_rows);
+        let started = Instant::now();
+        let outcome = self
+            .rejects
+            .append_to_stream(
+                Some(&transform.spec.name),
+                &AppendRequest {
+                    batch,
+                    offsets: raw.offsets.clone(),
+                },
+            )
+            .await?;
+        self.record_commit(self.rejects.name(), &outcome, started);
+        if rows > 0
+            && matches!(
+                outcome,
+                AppendOutcome::Committed {
+                    skipped_rows: 0,
+                    ..
+                }
+            )
+        {
+            self.metrics
+                .rows_rejected
+                .get_or_create(&ReasonLabel {
+                    reason: TRANSFORM_CHECK.to_string(),
+                })
+                .inc_by(rows as u64);
+        }
+        Ok(())
+    }
+
     /// Commits a flush to an aggregate table: the buckets its raw rows fall into are computed
     /// again from the raw table, which already has the rows, and replace the old ones.
     async fn replace_buckets(

@@ -14,7 +14,7 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use tracing::{debug, info, warn};
 
 use crate::error::LakeError;
-use crate::offsets::{OffsetRange, SourcePartition, app_id, uncommitted_rows};
+use crate::offsets::{OffsetRange, SourcePartition, stream_app_id, uncommitted_rows};
 use crate::table::LakeTable;
 
 /// Maximum wait between two attempts after storage errors.
@@ -71,6 +71,18 @@ impl LakeTable {
     /// doubling pause, up to [`WriteSettings::max_commit_attempts`](crate::WriteSettings)
     /// attempts in all.
     pub async fn append(&mut self, request: &AppendRequest) -> Result<AppendOutcome, LakeError> {
+        self.append_to_stream(None, request).await
+    }
+
+    /// Appends like [`LakeTable::append`], recording the offsets in a second offset stream
+    /// of the table, named `stream`, instead of its main one. A table can so take rows from
+    /// the same records twice, exactly once each: `rejects` takes the records that failed
+    /// decoding, and the rows that a transform's check rejects in a stream of the transform.
+    pub async fn append_to_stream(
+        &mut self,
+        stream: Option<&str>,
+        request: &AppendRequest,
+    ) -> Result<AppendOutcome, LakeError> {
         let started = Instant::now();
         let mut written: Option<WrittenFiles> = None;
         let mut backoff = self.settings.retry_backoff;
@@ -78,7 +90,7 @@ impl LakeTable {
         let attempts = self.settings.max_commit_attempts.max(1);
 
         for attempt in 1..=attempts {
-            match self.try_append(request, &mut written).await {
+            match self.try_append(stream, request, &mut written).await {
                 Ok(outcome) => {
                     self.log_outcome(&outcome, request, started);
                     return Ok(outcome);
@@ -135,12 +147,16 @@ impl LakeTable {
 
     async fn try_append(
         &mut self,
+        stream: Option<&str>,
         request: &AppendRequest,
         written: &mut Option<WrittenFiles>,
     ) -> Result<AppendOutcome, AttemptError> {
         self.refresh().await.map_err(classify)?;
         let sources: Vec<SourcePartition> = request.offsets.keys().cloned().collect();
-        let committed = self.committed_offsets(&sources).await.map_err(classify)?;
+        let committed = self
+            .stream_offsets(stream, &sources)
+            .await
+            .map_err(classify)?;
 
         // Partitions whose offsets this append moves forward; the others are already done.
         let advancing: Vec<(&SourcePartition, &OffsetRange)> = request
@@ -179,7 +195,7 @@ impl LakeTable {
 
         let transactions: Vec<Transaction> = advancing
             .iter()
-            .map(|(source, range)| Transaction::new(app_id(source), range.last))
+            .map(|(source, range)| Transaction::new(stream_app_id(stream, source), range.last))
             .collect();
         let version = self.commit(files.adds.clone(), transactions).await?;
         let outcome = AppendOutcome::Committed {

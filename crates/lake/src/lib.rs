@@ -37,7 +37,7 @@ pub use derive::DeriveRows;
 pub use error::LakeError;
 pub use location::{LakeRoot, table_directories};
 pub use log::earliest_version;
-pub use offsets::{OffsetColumns, OffsetRange, SourcePartition, app_id};
+pub use offsets::{OffsetColumns, OffsetRange, SourcePartition, app_id, stream_app_id};
 pub use replace::ReplaceRequest;
 pub use table::{LakeTable, TableSpec, WriteSettings};
 pub use vacuum::{VacuumSummary, vacuum};

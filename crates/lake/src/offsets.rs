@@ -37,6 +37,16 @@ pub fn app_id(source: &SourcePartition) -> String {
     format!("eventlake:{}:{}", source.topic, source.partition)
 }
 
+/// Returns the `appId` of a second offset stream of a table, such as the rows that a
+/// transform's check adds to `rejects`: `eventlake:STREAM/...`. Kafka topic names cannot
+/// contain '/', so the id differs from every [`app_id`].
+pub fn stream_app_id(stream: Option<&str>, source: &SourcePartition) -> String {
+    match stream {
+        Some(stream) => format!("eventlake:{stream}/{}:{}", source.topic, source.partition),
+        None => app_id(source),
+    }
+}
+
 /// The first and last Kafka offsets, inclusive, that an append covers for one partition.
 /// `last` is what the `txn` action records, even if the record at `last` produced no row in
 /// this table.

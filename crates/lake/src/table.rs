@@ -20,7 +20,7 @@ use crate::derive::DeriveRows;
 use crate::error::LakeError;
 use crate::evolve::widened_fields;
 use crate::location::LakeRoot;
-use crate::offsets::{OffsetColumns, SourcePartition, app_id};
+use crate::offsets::{OffsetColumns, SourcePartition, stream_app_id};
 
 /// Attempts at evolving a table's schema while other writers change it too.
 const MAX_EVOLVE_ATTEMPTS: usize = 5;
@@ -297,6 +297,16 @@ impl LakeTable {
         &self,
         partitions: &[SourcePartition],
     ) -> Result<HashMap<SourcePartition, i64>, LakeError> {
+        self.stream_offsets(None, partitions).await
+    }
+
+    /// Returns the last committed offset of an offset stream of the table (see
+    /// [`LakeTable::append_to_stream`]) for each of `partitions` that has one.
+    pub async fn stream_offsets(
+        &self,
+        stream: Option<&str>,
+        partitions: &[SourcePartition],
+    ) -> Result<HashMap<SourcePartition, i64>, LakeError> {
         let snapshot = self
             .table
             .snapshot()
@@ -306,7 +316,7 @@ impl LakeTable {
             let log_store = log_store.clone();
             async move {
                 let version = snapshot
-                    .transaction_version(log_store.as_ref(), app_id(partition))
+                    .transaction_version(log_store.as_ref(), stream_app_id(stream, partition))
                     .await?;
                 Ok::<_, DeltaTableError>((partition.clone(), version))
             }

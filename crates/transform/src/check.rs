@@ -8,8 +8,8 @@ use deltalake::arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
     UInt32Array,
 };
-use deltalake::arrow::compute::{filter_record_batch, is_not_null, is_null, take};
-use deltalake::arrow::datatypes::{Int32Type, Int64Type};
+use deltalake::arrow::compute::{cast, filter_record_batch, is_not_null, is_null, take};
+use deltalake::arrow::datatypes::{Field, Int32Type, Int64Type};
 use deltalake::arrow::json::LineDelimitedWriter;
 use eventlake_events::{column, rejects_table_schema};
 
@@ -71,11 +71,18 @@ pub(crate) fn rejected_rows(
         indices.push(*raw_row);
     }
     let indices = UInt32Array::from(indices);
-    let from_raw = |name: &str| -> Result<ArrayRef, String> {
+    // Raw rows read back from the table may come with view types, such as Utf8View.
+    let from_raw = |field: &Field| -> Result<ArrayRef, String> {
+        let name = field.name();
         let column = raw
             .column_by_name(name)
             .ok_or_else(|| format!("raw rows lack column '{name}'"))?;
-        take(column, &indices, None).map_err(|error| error.to_string())
+        let taken = take(column, &indices, None).map_err(|error| error.to_string())?;
+        if taken.data_type() == field.data_type() {
+            Ok(taken)
+        } else {
+            cast(&taken, field.data_type()).map_err(|error| error.to_string())
+        }
     };
 
     let schema = rejects_table_schema();
@@ -97,7 +104,7 @@ pub(crate) fn rejected_rows(
                     .with_timezone("UTC"),
             ),
             column::REJECTED_DATE => Arc::new(Date32Array::from(vec![day; rows])),
-            name => from_raw(name)?,
+            _ => from_raw(field)?,
         };
         columns.push(array);
     }

@@ -80,6 +80,11 @@ impl Transform {
         })
     }
 
+    /// Returns whether the `SELECT` has a `reject_reason` column.
+    pub fn has_check(&self) -> bool {
+        self.output_schema.index_of(REJECT_REASON).is_ok()
+    }
+
     /// Returns the `rejects` rows for the raw rows of `source` that fail this transform's
     /// check, or `None` when none fails or the transform has no check.
     pub async fn rejects(
