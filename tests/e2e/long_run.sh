@@ -16,6 +16,10 @@ duration=${DURATION:-2700}
 sample=${SAMPLE:-120}
 port=${PORT:-19094}
 metrics_port=${METRICS_PORT:-19464}
+# Background compaction of idle partitions, off so that optimize has the small files to do.
+compact_after=${COMPACT_AFTER:-off}
+# Extra ingest flags, such as "--partition-by hour".
+ingest_args=${INGEST_ARGS:-}
 python=${PYTHON:-python3}
 work=${WORK:-$(mktemp -d)}
 brokers="127.0.0.1:$port"
@@ -48,8 +52,8 @@ echo "producing $count events at $rate/s for $duration s; work directory $work"
 producer=$!
 
 "$eventlake" ingest --brokers "$brokers" --topic events --lake "$work/lake" --schemas schemas \
-  --flush-interval 1s --compact-after off --metrics-address "127.0.0.1:$metrics_port" \
-  -X fetch.wait.max.ms=50 2>"$work/ingest.log" &
+  --flush-interval 1s --compact-after "$compact_after" --metrics-address "127.0.0.1:$metrics_port" \
+  -X fetch.wait.max.ms=50 $ingest_args 2>"$work/ingest.log" &
 ingest=$!
 
 # Table open time while the log grows.
@@ -61,7 +65,7 @@ while kill -0 "$producer" 2>/dev/null; do
   fi
 done
 wait "$producer"
-cat "$work/produce.log"
+tail -1 "$work/produce.log"
 
 # Wait until every produced record is consumed and committed, then stop the ingestor.
 for _ in $(seq 1 120); do
@@ -78,6 +82,7 @@ ingest=
 echo "t=end $("$table_open" "$work/lake" events 5)" | tee -a "$work/open.log"
 
 "$python" tests/e2e/long_run_check.py "$eventlake" "$work/lake" "$work/metrics.txt" "$count"
+echo "after optimize: $("$table_open" "$work/lake" events 5)" | tee -a "$work/open.log"
 
 # Without checkpoints a reader replays every JSON commit: the same table, checkpoints removed.
 cp -r "$work/lake" "$work/no-checkpoints"
