@@ -1,4 +1,5 @@
-"""Compares each processed table with its SQL file run by DuckDB over the raw table.
+"""Compares each processed table with its SQL file run by DuckDB over the raw table, and the
+rows in rejects from a transform's check with the rows that fail it.
 
 usage: compare_transforms.py LAKE_DIR SQL_DIR
 
@@ -55,9 +56,11 @@ def main():
                 f"WHERE reason_code = 'transform_check' AND reason LIKE '{name}: %'").fetchone()[0]
             failing = connection.sql(
                 f"SELECT count(*) FROM ({select}) WHERE reject_reason IS NOT NULL").fetchone()[0]
-            print(f"  {name}: {rejected} rows in rejects with its reason, {failing} rows fail "
-                  f"its check over events (records of a run without the transform have none)")
-    print(f"{failures} table(s) differ")
+            same = rejected == failing
+            failures += not same
+            print(f"{'same' if same else 'DIFFERENT'}: {name} check: {rejected} rows in rejects "
+                  f"with its reason, {failing} rows fail it over events")
+    print(f"{failures} comparison(s) differ")
     sys.exit(1 if failures else 0)
 
 
