@@ -1,4 +1,4 @@
--- Per-minute statistics of each sensor over the readings in the physical range. Every flush
+-- Per-minute statistics of each sensor over the readings that sensor_readings keeps. Every flush
 -- recomputes the minutes its readings fall into, so late readings update their minute.
 -- eventlake: partition_by = minute_date
 -- eventlake: replace_by = minute
@@ -18,5 +18,6 @@ FROM (
     FROM events
     WHERE event_type = 'sensor_data'
         AND event_data.temperature BETWEEN -90 AND 60
+        AND (event_data.humidity IS NULL OR event_data.humidity BETWEEN 0 AND 100)
 )
 GROUP BY minute, sensor_id

@@ -312,7 +312,7 @@ async fn assert_aggregate_matches(lake: &Path) {
     .await;
     let raw = count(
         &session,
-        "SELECT count(*) FROM events WHERE event_type = 'sensor_data' AND event_data.temperature BETWEEN -90 AND 60",
+        "SELECT count(*) FROM events WHERE event_type = 'sensor_data' AND event_data.temperature BETWEEN -90 AND 60 AND (event_data.humidity IS NULL OR event_data.humidity BETWEEN 0 AND 100)",
     )
     .await;
     assert!(raw > 0);

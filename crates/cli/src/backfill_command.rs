@@ -48,11 +48,16 @@ pub async fn run(args: BackfillArgs) -> Result<(), CliError> {
     };
     for summary in backfill(&config).await? {
         println!(
-            "{}: {} raw rows read, {} rows committed in {} commits, {} rows to rejects",
+            "{}: {} raw rows read, {} rows committed in {} {}, {} rows to rejects",
             summary.table,
             summary.source_rows,
             summary.rows,
             summary.commits,
+            if summary.commits == 1 {
+                "commit"
+            } else {
+                "commits"
+            },
             summary.check_rejects
         );
     }

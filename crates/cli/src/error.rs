@@ -60,6 +60,7 @@ fn is_configuration(error: &IngestError) -> bool {
         error,
         IngestError::KafkaConfig(_)
             | IngestError::Transform(_)
+            | IngestError::TransformChanged { .. }
             | IngestError::ReservedProperty { .. }
             | IngestError::Subscribe { .. }
             | IngestError::TopicNotFound { .. }

@@ -53,20 +53,39 @@ pub async fn run(args: ProduceArgs) -> Result<(), CliError> {
     let stop = Arc::new(AtomicBool::new(false));
     let stop_on_signal = Arc::clone(&stop);
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            info!("Ctrl-C: waiting for queued records to be delivered");
-            stop_on_signal.store(true, Ordering::Relaxed);
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
         }
+        info!("signal received; waiting for queued records to be delivered");
+        stop_on_signal.store(true, Ordering::Relaxed);
     });
 
     let summary = tokio::task::spawn_blocking(move || produce(&settings, source.as_mut(), &stop))
         .await
         .map_err(|error| CliError::Internal(format!("the producer thread failed: {error}")))??;
     let seconds = summary.elapsed.as_secs_f64();
+    let malformed = if args.input.is_some() {
+        String::new()
+    } else {
+        format!(" ({} malformed)", summary.malformed)
+    };
     eprintln!(
-        "produced {} records ({} malformed) to topic '{}' in {:.1} s, {:.0} records/s",
+        "produced {} {}{malformed} to topic '{}' in {:.1} s, {:.0} records/s",
         summary.delivered,
-        summary.malformed,
+        if summary.delivered == 1 {
+            "record"
+        } else {
+            "records"
+        },
         args.topic,
         seconds,
         summary.delivered as f64 / seconds.max(1e-9)

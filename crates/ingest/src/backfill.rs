@@ -332,14 +332,20 @@ async fn fill_ranges(
             .await
             .map_err(|error| query_error(table, &error))?
         {
-            rows += batch.num_rows();
-            chunk.push(batch);
-            if rows >= chunk_rows {
-                let last = last_offset(&chunk).unwrap_or(first);
-                commit(source, &chunk, first, last).await?;
-                first = last + 1;
-                chunk.clear();
-                rows = 0;
+            // Batches are cut so that no chunk exceeds `chunk_rows`.
+            let mut rest = batch;
+            while rest.num_rows() > 0 {
+                let taken = (chunk_rows - rows).min(rest.num_rows());
+                chunk.push(rest.slice(0, taken));
+                rest = rest.slice(taken, rest.num_rows() - taken);
+                rows += taken;
+                if rows >= chunk_rows {
+                    let last = last_offset(&chunk).unwrap_or(first);
+                    commit(source, &chunk, first, last).await?;
+                    first = last + 1;
+                    chunk.clear();
+                    rows = 0;
+                }
             }
         }
         // The last chunk reaches the raw table's offset, which may be a record that went to

@@ -34,6 +34,16 @@ pub enum IngestError {
     #[error("backfill failed: {0}")]
     Backfill(String),
 
+    #[error(
+        "{}: the SELECT's columns no longer match table '{table}': {difference}; restore the columns, or stop the ingestor, delete the table's directory under the lake root and run 'eventlake backfill {table}'",
+        path.display()
+    )]
+    TransformChanged {
+        path: std::path::PathBuf,
+        table: String,
+        difference: String,
+    },
+
     #[error("cannot read committed offsets for the new partition assignment: {0}")]
     Assignment(String),
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use eventlake_events::{
     EventTableLayout, Header, SourceRecord, rejects_partition_columns, rejects_table_schema,
 };
+use eventlake_lake::LakeError;
 use eventlake_lake::{LakeTable, OffsetColumns, SourcePartition, TableSpec};
 use eventlake_transform::{Transform, TransformError};
 use rdkafka::consumer::{CommitMode, Consumer};
@@ -111,10 +112,18 @@ pub async fn run(
     let (processed_specs, transforms) = plan_transforms(&config, &layout).await?;
 
     let mut processed = Vec::new();
-    for spec in &processed_specs {
-        processed.push(
-            LakeTable::open_or_create(&config.lake, spec.clone(), config.write.clone()).await?,
-        );
+    for (spec, transform) in processed_specs.iter().zip(&transforms) {
+        let table = LakeTable::open_or_create(&config.lake, spec.clone(), config.write.clone())
+            .await
+            .map_err(|error| match error {
+                LakeError::SchemaMismatch { difference, .. } => IngestError::TransformChanged {
+                    path: transform.spec.path.clone(),
+                    table: spec.name.clone(),
+                    difference,
+                },
+                other => other.into(),
+            })?;
+        processed.push(table);
     }
     let writer = TableWriter {
         metrics: Arc::clone(&config.metrics),

@@ -17,8 +17,9 @@ const MALFORMED: [Option<&[u8]>; 8] = [
 /// Returns the `kind`-th malformed record, cycling through the reject kinds.
 pub fn malformed_record(kind: u64) -> Record {
     let value = MALFORMED[(kind % MALFORMED.len() as u64) as usize];
+    // Keys differ, so that malformed records spread over the partitions like the others.
     Record {
-        key: Some(b"malformed".to_vec()),
+        key: Some(format!("malformed-{kind}").into_bytes()),
         value: value.map(<[u8]>::to_vec),
         malformed: true,
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::error::ProduceError;
 use crate::generator::Record;
 use crate::sender::RecordSource;
+use tracing::warn;
 
 /// Reads records from lines of text, keyed by a field of each JSON line when asked.
 pub struct NdjsonSource {
@@ -15,6 +16,10 @@ pub struct NdjsonSource {
     /// Dotted path of the field that becomes the key, such as `event_data.sensor_id`.
     key_field: Option<Vec<String>>,
     line: String,
+    /// Non-empty lines read so far.
+    lines: u64,
+    /// Whether a line without the key field was logged already.
+    warned: bool,
 }
 
 impl NdjsonSource {
@@ -24,6 +29,8 @@ impl NdjsonSource {
             path,
             key_field: key_field.map(|field| field.split('.').map(str::to_string).collect()),
             line: String::new(),
+            lines: 0,
+            warned: false,
         }
     }
 
@@ -62,8 +69,21 @@ impl RecordSource for NdjsonSource {
             if line.trim().is_empty() {
                 continue;
             }
+            self.lines += 1;
+            let key = self.key(line);
+            if key.is_none()
+                && let Some(field) = &self.key_field
+                && !self.warned
+            {
+                self.warned = true;
+                warn!(
+                    record = self.lines,
+                    field = %field.join("."),
+                    "a line lacks the key field or is not JSON, so its record has no key; further lines like it are not logged"
+                );
+            }
             return Some(Ok(Record {
-                key: self.key(line),
+                key,
                 value: Some(line.as_bytes().to_vec()),
                 malformed: false,
             }));

@@ -223,14 +223,22 @@ fn planning_error(spec: &TransformSpec, error: &DataFusionError) -> TransformErr
     }
 }
 
-/// Finds the line of the field in DataFusion's "No field named x.", since that error carries
-/// no position: the first line outside comments that contains the name.
+/// Finds the line of a column or struct field that DataFusion reports missing, since that
+/// error carries no position: the first line outside comments that contains the name.
 fn unknown_field_line(sql: &str, message: &str) -> Option<usize> {
-    let rest = &message[message.find("No field named ")? + "No field named ".len()..];
-    let name = rest
-        .split(|c: char| c.is_whitespace())
-        .next()?
-        .trim_end_matches('.');
+    // DataFusion words a missing column "No field named x." and a missing struct field
+    // "Field x not found in struct".
+    let name = if let Some(start) = message.find("No field named ") {
+        let rest = &message[start + "No field named ".len()..];
+        rest.split(|c: char| c.is_whitespace())
+            .next()?
+            .trim_end_matches('.')
+    } else {
+        let start = message.find("Field ")? + "Field ".len();
+        let rest = &message[start..];
+        let end = rest.find(" not found in struct")?;
+        &rest[..end]
+    };
     let name = name.rsplit('.').next()?.trim_matches('"');
     sql.lines()
         .position(|line| {
