@@ -458,7 +458,19 @@ async fn aggregate_recomputes_late_buckets() {
         let mut config = test_config(&kafka.brokers(), "minutes", lake);
         config.flush.max_rows = 50;
         config.transforms = vec![spec.clone()];
+        let metrics = std::sync::Arc::clone(&config.metrics);
         ingest_to_end(config).await;
+
+        // Replacing commits count the files they add.
+        let text = metrics.encode();
+        let files = text
+            .lines()
+            .find(|line| {
+                line.starts_with("eventlake_files_written_total{table=\"sensor_minutes\"}")
+            })
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse::<f64>().ok());
+        assert!(files.is_some_and(|files| files >= 1.0), "{text}");
     }
 
     let session = LakeSession::open(lake, Access::ReadOnly).expect("session");

@@ -100,6 +100,7 @@ impl LakeTable {
         };
         self.table = table;
         let version = self.table.version().unwrap_or(0);
+        let files = self.files_added(version).await;
         info!(
             table = %self.spec.name,
             version,
@@ -112,8 +113,19 @@ impl LakeTable {
         Ok(AppendOutcome::Committed {
             version,
             rows: request.batch.num_rows(),
-            files: 0,
+            files,
             skipped_rows: 0,
         })
+    }
+
+    /// Counts the `add` actions of the commit at `version`, or 0 when it cannot be read.
+    async fn files_added(&self, version: u64) -> usize {
+        match self.table.log_store().read_commit_entry(version).await {
+            Ok(Some(entry)) => entry
+                .split(|byte| *byte == b'\n')
+                .filter(|line| line.starts_with(b"{\"add\""))
+                .count(),
+            _ => 0,
+        }
     }
 }
