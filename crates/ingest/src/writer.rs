@@ -136,8 +136,9 @@ impl TableWriter {
             self.record_commit(self.processed[index].name(), &outcome, started);
         }
 
-        // Rows that fail a transform's check go to rejects in an offset stream of that
-        // transform, so that they are exactly once on their own, like a processed table.
+        // Rows that fail a transform's check go to rejects under offsets of that transform's
+        // own, so a replay or a catch-up adds each of them once, as for a processed table.
+        // NOTE: a checked transform runs its SELECT twice per flush, here and in its append.
         for transform in self.transforms.clone() {
             if transform.has_check() {
                 self.commit_check_rejects(&transform, &raw, ingested_at)

@@ -14,7 +14,7 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use tracing::{debug, info, warn};
 
 use crate::error::LakeError;
-use crate::offsets::{OffsetRange, SourcePartition, stream_app_id, uncommitted_rows};
+use crate::offsets::{OffsetRange, SourcePartition, advancing, stream_app_id, uncommitted_rows};
 use crate::table::LakeTable;
 
 /// Maximum wait between two attempts after storage errors.
@@ -158,16 +158,7 @@ impl LakeTable {
             .await
             .map_err(classify)?;
 
-        // Partitions whose offsets this append moves forward; the others are already done.
-        let advancing: Vec<(&SourcePartition, &OffsetRange)> = request
-            .offsets
-            .iter()
-            .filter(|(source, range)| {
-                committed
-                    .get(*source)
-                    .is_none_or(|offset| range.last > *offset)
-            })
-            .collect();
+        let advancing = advancing(&request.offsets, &committed);
         if advancing.is_empty() {
             return Ok(AppendOutcome::AlreadyCommitted);
         }

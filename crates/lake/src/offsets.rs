@@ -47,6 +47,22 @@ pub fn stream_app_id(stream: Option<&str>, source: &SourcePartition) -> String {
     }
 }
 
+/// Returns the partitions of `offsets` whose last offset is past the `committed` one, which a
+/// commit of `offsets` moves forward; the others are already done.
+pub(crate) fn advancing<'a>(
+    offsets: &'a std::collections::BTreeMap<SourcePartition, OffsetRange>,
+    committed: &HashMap<SourcePartition, i64>,
+) -> Vec<(&'a SourcePartition, &'a OffsetRange)> {
+    offsets
+        .iter()
+        .filter(|(source, range)| {
+            committed
+                .get(*source)
+                .is_none_or(|offset| range.last > *offset)
+        })
+        .collect()
+}
+
 /// The first and last Kafka offsets, inclusive, that an append covers for one partition.
 /// `last` is what the `txn` action records, even if the record at `last` produced no row in
 /// this table.

@@ -14,7 +14,7 @@ use tracing::info;
 
 use crate::append::AppendOutcome;
 use crate::error::LakeError;
-use crate::offsets::{OffsetRange, SourcePartition, app_id};
+use crate::offsets::{OffsetRange, SourcePartition, advancing, app_id};
 use crate::table::LakeTable;
 
 /// Rows that take the place of every row whose `column` value lies in one of `ranges`.
@@ -40,14 +40,8 @@ impl LakeTable {
     pub async fn replace(&mut self, request: &ReplaceRequest) -> Result<AppendOutcome, LakeError> {
         let sources: Vec<SourcePartition> = request.offsets.keys().cloned().collect();
         let committed = self.committed_offsets(&sources).await?;
-        let transactions: Vec<Transaction> = request
-            .offsets
-            .iter()
-            .filter(|(source, range)| {
-                committed
-                    .get(*source)
-                    .is_none_or(|offset| range.last > *offset)
-            })
+        let transactions: Vec<Transaction> = advancing(&request.offsets, &committed)
+            .into_iter()
             .map(|(source, range)| Transaction::new(app_id(source), range.last))
             .collect();
         if transactions.is_empty() {
