@@ -41,15 +41,15 @@ def main():
         expected = f"SELECT {columns} FROM ({select}){where}"
         actual = f"SELECT {columns} FROM {table}"
         rows = connection.sql(f"SELECT count(*) FROM {table}").fetchone()[0]
-        wanted = connection.sql(f"SELECT count(*) FROM ({expected})").fetchone()[0]
+        expected_rows = connection.sql(f"SELECT count(*) FROM ({expected})").fetchone()[0]
         missing = connection.sql(
             f"SELECT count(*) FROM (({expected}) EXCEPT ALL ({actual}))").fetchone()[0]
         extra = connection.sql(
             f"SELECT count(*) FROM (({actual}) EXCEPT ALL ({expected}))").fetchone()[0]
-        same = rows == wanted and missing == 0 and extra == 0
+        same = rows == expected_rows and missing == 0 and extra == 0
         failures += not same
         print(f"{'same' if same else 'DIFFERENT'}: {name}: {rows} rows in the table, "
-              f"{wanted} from the SQL over events; {missing} missing, {extra} extra")
+              f"{expected_rows} from the SQL over events; {missing} missing, {extra} extra")
         if checked:
             rejected = connection.sql(
                 f"SELECT count(*) FROM delta_scan('{lake}/rejects') "

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Long run with 1 s commits against a real Kafka-compatible broker process (Tansu on
-# loopback): events are produced at a steady rate with event times replayed over three days,
-# so that day partitions close one after another, while `eventlake ingest --flush-interval 1s`
-# commits every second. Every SAMPLE seconds the table open time is measured. At the end the
+# loopback). Events are produced at a steady rate with event times replayed over three days,
+# so that day partitions close one after another. Meanwhile `eventlake ingest
+# --flush-interval 1s` commits every second. Every SAMPLE seconds the table open time is measured. At the end the
 # script checks the metrics against the tables, runs `eventlake optimize`, counts files per
 # partition and compares query answers with DuckDB.
 #

@@ -1,6 +1,6 @@
 """Checks a lake after tests/e2e/long_run.sh: the ingestor's metrics against the tables, files
-per partition before and after `eventlake optimize`, answers unchanged by the compaction, and
-the same answers from DuckDB.
+per partition before and after `eventlake optimize`, query results unchanged by the
+compaction, and the same results from DuckDB.
 
 usage: long_run_check.py EVENTLAKE_BINARY LAKE_DIR METRICS_FILE PRODUCED_COUNT
 """
@@ -124,8 +124,8 @@ def main():
                       "per type and day: counts, offsets, ids and temperature unchanged by optimize")
 
     # The shell and DuckDB agree on the compacted tables.
-    here = os.path.dirname(os.path.abspath(__file__))
-    compare = subprocess.run([sys.executable, os.path.join(here, "compare_queries.py"), binary, lake])
+    script_dir = os.path.dirname(os.path.abspath(__file__))
+    compare = subprocess.run([sys.executable, os.path.join(script_dir, "compare_queries.py"), binary, lake])
     failures += check(compare.returncode == 0, "DuckDB delta_scan and eventlake sql give the same answers")
 
     print(f"{failures} check(s) failed")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Processed tables against DuckDB: ingests sample events from a real Kafka-compatible broker
-# process (Tansu on loopback) in three runs, the middle one without the transforms so that
-# the processed tables fall behind and catch up, then checks with DuckDB's delta_scan that
-# each processed table equals its SQL file run over the raw table, row for row.
+# Processed tables against DuckDB. Ingests sample events from a real Kafka-compatible broker
+# process (Tansu on loopback) in three runs. The middle one runs without the transforms, so
+# the processed tables fall behind and catch up. Then DuckDB's delta_scan checks that each
+# processed table equals its SQL file run over the raw table, row for row.
 #
 # Needs: tansu on PATH (cargo install tansu --locked --features dynostore,libsql) and a
 # Python with duckdb==1.5.5 and duckdb-extension-delta==1.5.5, given as PYTHON.

@@ -375,8 +375,8 @@ pub struct IngestArgs {
     #[arg(long, env = "EVENTLAKE_CHECKPOINT_INTERVAL", value_name = "N")]
     pub checkpoint_interval: Option<u64>,
 
-    /// Keep log files this long after their commit, such as 7d; older ones are deleted when a
-    /// checkpoint is written, and time travel reaches back this far. Stored in each table as
+    /// Keep log files this long after their commit, such as 7d. Older ones are deleted when a
+    /// checkpoint is written, so time travel reaches back this far. Stored in each table as
     /// delta.logRetentionDuration [default: the table's value, 30d for a new table].
     #[arg(long, env = "EVENTLAKE_LOG_RETENTION", value_name = "DURATION", value_parser = parse_duration)]
     pub log_retention: Option<Duration>,

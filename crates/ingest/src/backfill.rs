@@ -335,10 +335,10 @@ async fn fill_ranges(
             // Batches are cut so that no chunk exceeds `chunk_rows`.
             let mut rest = batch;
             while rest.num_rows() > 0 {
-                let taken = (chunk_rows - rows).min(rest.num_rows());
-                chunk.push(rest.slice(0, taken));
-                rest = rest.slice(taken, rest.num_rows() - taken);
-                rows += taken;
+                let fitting = (chunk_rows - rows).min(rest.num_rows());
+                chunk.push(rest.slice(0, fitting));
+                rest = rest.slice(fitting, rest.num_rows() - fitting);
+                rows += fitting;
                 if rows >= chunk_rows {
                     let last = last_offset(&chunk).unwrap_or(first);
                     commit(source, &chunk, first, last).await?;

@@ -75,9 +75,10 @@ impl LakeTable {
     }
 
     /// Appends like [`LakeTable::append`], recording the offsets in a second offset stream
-    /// of the table, named `stream`, instead of its main one. A table can so take rows from
-    /// the same records twice, exactly once each: `rejects` takes the records that failed
-    /// decoding, and the rows that a transform's check rejects in a stream of the transform.
+    /// of the table, named `stream`, instead of its main one. Each stream drops the rows at or
+    /// below its own offsets, so a table can take rows from the same records once per stream:
+    /// `rejects` takes the records that failed decoding in its main stream, and the rows that
+    /// a transform's check rejects in a stream named after the transform.
     pub async fn append_to_stream(
         &mut self,
         stream: Option<&str>,

@@ -10,7 +10,8 @@ use deltalake::arrow::array::RecordBatch;
 ///
 /// An append to a derived table takes source rows, drops those whose offsets the table already
 /// contains, and only then derives its rows. So a replayed flush derives from exactly the
-/// records the table is missing, and the table stays exactly once like the raw one.
+/// records the table is missing, and the offset check of the append keeps the table exactly
+/// once like the raw one.
 #[async_trait]
 pub trait DeriveRows: Debug + Send + Sync {
     /// Returns the rows derived from `source`, with the derived table's schema. An error is

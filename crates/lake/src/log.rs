@@ -54,7 +54,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_log_starts_at_version_zero() {
+    fn full_log_starts_at_zero() {
         let dir = log_with(&[
             "00000000000000000000.json",
             "00000000000000000001.json",
@@ -65,7 +65,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cleaned_log_starts_at_its_oldest_checkpoint() {
+    fn cleaned_log_starts_at_checkpoint() {
         let dir = log_with(&[
             "00000000000000000018.json",
             "00000000000000000020.checkpoint.parquet",
@@ -77,7 +77,7 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_log_has_no_version() {
+    fn empty_log_has_no_version() {
         let dir = log_with(&["_last_checkpoint"]);
         assert_eq!(earliest_version(dir.path()).expect("log read"), None);
     }

@@ -90,32 +90,32 @@ fn delta_interval(duration: Duration) -> String {
     format!("interval {} seconds", duration.as_secs().max(1))
 }
 
-/// Stores `retention` as the table's `delta.logRetentionDuration` when it holds another value,
+/// Stores `retention` as the table's `delta.logRetentionDuration` when it has another value,
 /// so that the setting also applies to tables created earlier, and to other writers.
 async fn set_log_retention(
     table: DeltaTable,
     retention: Duration,
 ) -> Result<DeltaTable, DeltaTableError> {
-    let wanted = delta_interval(retention);
+    let expected = delta_interval(retention);
     let current = table
         .snapshot()?
         .metadata()
         .configuration()
         .get(deltalake::TableProperty::LogRetentionDuration.as_ref())
         .cloned();
-    if current.as_deref() == Some(wanted.as_str()) {
+    if current.as_deref() == Some(expected.as_str()) {
         return Ok(table);
     }
     info!(
         table = %table.table_url(),
-        retention = %wanted,
+        retention = %expected,
         "setting delta.logRetentionDuration"
     );
     let properties = HashMap::from([(
         deltalake::TableProperty::LogRetentionDuration
             .as_ref()
             .to_string(),
-        wanted,
+        expected,
     )]);
     table.set_tbl_properties().with_properties(properties).await
 }

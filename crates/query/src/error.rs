@@ -50,7 +50,7 @@ pub enum QueryError {
         table: String,
         earliest: u64,
         latest: u64,
-        /// Why older versions are gone, when they are.
+        /// Reason that older versions are gone, or empty when none is.
         retention: String,
     },
 

@@ -77,11 +77,11 @@ pub(crate) fn rejected_rows(
         let column = raw
             .column_by_name(name)
             .ok_or_else(|| format!("raw rows lack column '{name}'"))?;
-        let taken = take(column, &indices, None).map_err(|error| error.to_string())?;
-        if taken.data_type() == field.data_type() {
-            Ok(taken)
+        let selected = take(column, &indices, None).map_err(|error| error.to_string())?;
+        if selected.data_type() == field.data_type() {
+            Ok(selected)
         } else {
-            cast(&taken, field.data_type()).map_err(|error| error.to_string())
+            cast(&selected, field.data_type()).map_err(|error| error.to_string())
         }
     };
 

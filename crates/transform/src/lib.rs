@@ -11,7 +11,7 @@
 //!
 //! At startup each file is planned over the raw table's schema, which fixes the processed
 //! table's columns and reports a broken file with its line. On each flush the ingestor appends
-//! the raw rows to every processed table; the append first drops the rows whose offsets the
+//! the raw rows to every processed table. The append first drops the rows whose offsets the
 //! table already contains, then runs the `SELECT` on the rest with DataFusion
 //! ([`Transform`] implements [`eventlake_lake::DeriveRows`]). Each processed table so records
 //! its own Kafka offsets and is exactly once on its own.
