@@ -6,7 +6,7 @@
 # script checks the metrics against the tables, runs `eventlake optimize`, counts files per
 # partition and compares query answers with DuckDB.
 #
-# Needs: tansu on PATH (cargo install tansu --locked --features dynostore,libsql) and a Python
+# Needs: tansu on PATH (cargo install tansu --version 0.6.0 --locked --features dynostore,libsql) and a Python
 # with deltalake==1.6.6, duckdb==1.5.5 and duckdb-extension-delta==1.5.5, given as PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -3,7 +3,7 @@
 # runs a set of analytic queries with `eventlake sql` and with DuckDB's `delta_scan` on the
 # same tables, and fails unless every result matches.
 #
-# Needs: tansu on PATH (cargo install tansu --locked --features dynostore,libsql) and a
+# Needs: tansu on PATH (cargo install tansu --version 0.6.0 --locked --features dynostore,libsql) and a
 # Python with duckdb==1.5.5 and duckdb-extension-delta==1.5.5, given as PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

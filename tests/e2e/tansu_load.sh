@@ -3,7 +3,7 @@
 # produces COUNT valid events of three types and MALFORMED bad records over four partitions,
 # runs `eventlake ingest --stop-at-end`, and checks the tables with Python deltalake.
 #
-# Needs: tansu on PATH (cargo install tansu --locked --features dynostore,libsql) and a
+# Needs: tansu on PATH (cargo install tansu --version 0.6.0 --locked --features dynostore,libsql) and a
 # Python with deltalake (pip install deltalake==1.6.6), given as PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

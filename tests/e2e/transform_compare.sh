@@ -4,7 +4,7 @@
 # the processed tables fall behind and catch up. Then DuckDB's delta_scan checks that each
 # processed table equals its SQL file run over the raw table, row for row.
 #
-# Needs: tansu on PATH (cargo install tansu --locked --features dynostore,libsql) and a
+# Needs: tansu on PATH (cargo install tansu --version 0.6.0 --locked --features dynostore,libsql) and a
 # Python with duckdb==1.5.5 and duckdb-extension-delta==1.5.5, given as PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -10,7 +10,7 @@ use eventlake_lake::{
     SourcePartition, TableSpec, WriteSettings,
 };
 
-use crate::support::{sql_count, sql_rows};
+use crate::support::{SPECIAL_VALUES, sql_count, sql_rows};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -172,15 +172,7 @@ async fn offset_zero_is_recorded() {
 async fn partition_values_round_trip() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut table = open(dir.path(), "events").await;
-    let teams = [
-        None,
-        Some("R&D"),
-        Some("a b"),
-        Some("x/y"),
-        Some("100%"),
-        Some("Zürich"),
-        Some("a:b"),
-    ];
+    let teams = SPECIAL_VALUES;
     table
         .append(&rows(0, teams.len() as i64 - 1, |offset| {
             teams[offset as usize]

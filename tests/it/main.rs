@@ -1,9 +1,15 @@
 //! Integration tests: one binary, so the large dependency graph links once.
 
 mod cli;
+mod consistency;
 mod decode;
+mod demo;
+mod faults;
 mod fixture;
+mod fuzz;
+mod hostile;
 mod ingest;
+mod interop;
 mod lake;
 mod maintain;
 mod metrics;
@@ -11,4 +17,5 @@ mod produce;
 mod slt;
 mod sql;
 mod support;
+mod terminal;
 mod transform;

@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 use regex::Regex;
 
 use crate::fixture::fixture_lake;
+use crate::terminal::terminal_session;
 
 fn eventlake_sql(lake: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eventlake"))
@@ -334,64 +335,18 @@ fn writes_need_the_allow_writes_flag() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("'events' already exists"));
 }
 
-/// Runs the shell on a pseudo-terminal (through util-linux `script`), typing `keys` one
-/// chunk at a time with a pause after each, and returns everything the terminal showed.
-fn interactive_session(lake: &Path, history: &Path, keys: &[(&str, u64)]) -> (Option<i32>, String) {
-    // `exec` makes the shell the child of `script`: a `sh` left in between would die of
-    // the Ctrl-C sent to the terminal, and `script` would report that status.
-    let command = format!(
-        "exec '{}' sql --lake '{}' --history '{}'",
-        env!("CARGO_BIN_EXE_eventlake"),
-        lake.display(),
-        history.display()
-    );
-    let mut child = Command::new("script")
-        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
-        .env("TERM", "xterm")
-        .env("SHELL", "/bin/sh")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1) from util-linux runs");
-    let mut input = child.stdin.take().expect("stdin");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    for (chunk, pause_ms) in keys {
-        input.write_all(chunk.as_bytes()).expect("type");
-        input.flush().expect("flush");
-        std::thread::sleep(std::time::Duration::from_millis(*pause_ms));
-    }
-    drop(input);
-
-    // A shell that does not quit is killed, so a failure cannot hang the test run.
-    let mut screen = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut screen, &mut text);
-        text
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status.code();
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    (status, reader.join().expect("reader"))
-}
-
 #[test]
 fn interactive_shell_edits_keeps_history_and_cancels_queries() {
     let dir = tempfile::tempdir().expect("temp dir");
     let history = dir.path().join("history");
-    let (status, screen) = interactive_session(
-        fixture_lake(),
-        &history,
+    let command = format!(
+        "'{}' sql --lake '{}' --history '{}'",
+        env!("CARGO_BIN_EXE_eventlake"),
+        fixture_lake().display(),
+        history.display()
+    );
+    let (status, screen) = terminal_session(
+        &command,
         &[
             // A statement over two lines, then Ctrl-C at the prompt drops a pending one.
             ("SELECT count(*) AS total\r", 300),

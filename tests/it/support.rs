@@ -12,15 +12,51 @@ use deltalake::datafusion::prelude::SessionContext;
 use eventlake_events::{DecodeOptions, PartitionGranularity, PayloadSchemas};
 use eventlake_ingest::{FlushPolicy, IngestConfig, IngestSummary, StartPosition, TableNames};
 use eventlake_lake::{LakeRoot, WriteSettings};
+use eventlake_produce::EventGenerator;
+use eventlake_query::LakeSession;
+use eventlake_transform::TransformSpec;
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
+/// Partition values that need escaping in a path, or that are null.
+pub const SPECIAL_VALUES: [Option<&str>; 8] = [
+    None,
+    Some("R&D"),
+    Some("a b"),
+    Some("x/y"),
+    Some("100%"),
+    Some("Zürich"),
+    Some("a:b"),
+    Some("a=b"),
+];
+
 /// Loads the schemas shipped in `schemas/`.
 pub fn shipped_schemas() -> Arc<PayloadSchemas> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     Arc::new(PayloadSchemas::load_dir(&dir).expect("shipped schemas load"))
+}
+
+/// Reads the transforms shipped in `sql/`.
+pub fn shipped_transforms() -> Vec<TransformSpec> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql");
+    TransformSpec::read_directory(&dir).expect("shipped transforms read")
+}
+
+/// Sends `count` generated records, alternating between the topic's two partitions.
+pub fn send_generated(kafka: &Kafka, topic: &str, generator: &mut EventGenerator, count: usize) {
+    for index in 0..count {
+        let record = generator.next_record();
+        kafka.send(
+            topic,
+            (index % 2) as i32,
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &[],
+        );
+    }
+    kafka.flush();
 }
 
 pub fn schemas_dir() -> PathBuf {
@@ -35,7 +71,12 @@ pub struct Kafka {
 
 impl Kafka {
     pub fn start() -> Self {
-        let cluster = MockCluster::new(1).expect("mock cluster starts");
+        Self::start_brokers(1)
+    }
+
+    /// Starts a cluster of `brokers` brokers, with ids from 1.
+    pub fn start_brokers(brokers: i32) -> Self {
+        let cluster = MockCluster::new(brokers).expect("mock cluster starts");
         let producer = TestProducer::connect(&cluster.bootstrap_servers());
         Self { cluster, producer }
     }
@@ -76,6 +117,8 @@ impl TestProducer {
         let producer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("linger.ms", "5")
+            // The hostile corpus has records of 10 MiB.
+            .set("message.max.bytes", "20000000")
             .create()
             .expect("producer");
         Self { producer }
@@ -218,10 +261,15 @@ pub async fn sql_count(lake: &Path, query: &str) -> i64 {
 
 /// Runs SQL and returns every value as text, `None` for NULL.
 pub async fn sql_rows(lake: &Path, query: &str) -> Vec<Vec<Option<String>>> {
+    batches_as_text(&sql(lake, query).await)
+}
+
+/// Returns the rows of `batches` with every value as text, `None` for NULL.
+fn batches_as_text(batches: &[RecordBatch]) -> Vec<Vec<Option<String>>> {
     use deltalake::arrow::array::{Array, AsArray};
 
     let mut rows = Vec::new();
-    for batch in sql(lake, query).await {
+    for batch in batches {
         let columns: Vec<_> = batch
             .columns()
             .iter()
@@ -256,5 +304,49 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Counts one integer with the SQL session over the lake.
+pub async fn session_count(session: &LakeSession, sql: &str) -> i64 {
+    let batches = session
+        .query(sql)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    let column = deltalake::arrow::compute::cast(
+        batches[0].column(0),
+        &deltalake::arrow::datatypes::DataType::Int64,
+    )
+    .expect("integer");
+    deltalake::arrow::array::AsArray::as_primitive::<deltalake::arrow::datatypes::Int64Type>(
+        &column,
+    )
+    .value(0)
+}
+
+/// Runs SQL with the session over the lake and returns every value as text, `None` for NULL.
+pub async fn session_rows(session: &LakeSession, sql: &str) -> Vec<Vec<Option<String>>> {
+    let batches = session
+        .query(sql)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    batches_as_text(&batches)
+}
+
+/// SplitMix64: small, fast and the same on every machine, so a seed replays a run.
+pub struct Random(pub u64);
+
+impl Random {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Returns a number in `0..bound`; `bound` must be positive.
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
     }
 }

@@ -6,46 +6,12 @@ use std::process::Command;
 
 use eventlake_produce::{EventGenerator, EventTimes, GeneratorSettings};
 use eventlake_query::{Access, LakeSession};
-use eventlake_transform::{Transform, TransformSpec};
+use eventlake_transform::TransformSpec;
 
-use crate::support::{Kafka, ingest_to_end, shipped_schemas, sql_rows, test_config};
-
-fn shipped_transforms() -> Vec<TransformSpec> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql");
-    TransformSpec::read_directory(&dir).expect("shipped transforms read")
-}
-
-/// Sends `count` generated records, alternating between the topic's two partitions.
-fn send_generated(kafka: &Kafka, topic: &str, generator: &mut EventGenerator, count: usize) {
-    for index in 0..count {
-        let record = generator.next_record();
-        kafka.send(
-            topic,
-            (index % 2) as i32,
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &[],
-        );
-    }
-    kafka.flush();
-}
-
-/// Counts one integer with the SQL session over the lake.
-async fn count(session: &LakeSession, sql: &str) -> i64 {
-    let batches = session
-        .query(sql)
-        .await
-        .unwrap_or_else(|error| panic!("{sql}: {error}"));
-    let column = deltalake::arrow::compute::cast(
-        batches[0].column(0),
-        &deltalake::arrow::datatypes::DataType::Int64,
-    )
-    .expect("integer");
-    deltalake::arrow::array::AsArray::as_primitive::<deltalake::arrow::datatypes::Int64Type>(
-        &column,
-    )
-    .value(0)
-}
+use crate::consistency::assert_processed_tables_match;
+use crate::support::{
+    Kafka, ingest_to_end, send_generated, session_count, shipped_transforms, sql_rows, test_config,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processed_tables_equal_sql_over_raw() {
@@ -89,102 +55,7 @@ async fn processed_tables_equal_sql_over_raw() {
         vec![vec![Some("2940".to_string()), Some("2940".to_string())]]
     );
 
-    let session = LakeSession::open(lake, Access::ReadOnly).expect("session");
-    for spec in shipped_transforms() {
-        let transform = Transform::plan(
-            spec.clone(),
-            eventlake_events::EventTableLayout::new(
-                &shipped_schemas(),
-                eventlake_events::PartitionGranularity::Day,
-            )
-            .schema
-            .clone(),
-        )
-        .await
-        .expect("transform plans");
-        // Averages may differ in the last bits with the order rows are added in.
-        let columns: Vec<String> = transform
-            .schema
-            .fields()
-            .iter()
-            .map(|field| match field.data_type() {
-                deltalake::arrow::datatypes::DataType::Float64 => {
-                    format!("round({0}, 9) AS {0}", field.name())
-                }
-                _ => field.name().clone(),
-            })
-            .collect();
-        let table = format!("SELECT {} FROM {}", columns.join(", "), spec.name);
-        let select = spec.sql.trim().trim_end_matches(';');
-        let checked = select.contains("reject_reason");
-        let over_raw = if checked {
-            format!(
-                "SELECT {} FROM ({select}) WHERE reject_reason IS NULL",
-                columns.join(", ")
-            )
-        } else {
-            format!("SELECT {} FROM ({select})", columns.join(", "))
-        };
-
-        let processed_rows = count(&session, &format!("SELECT count(*) FROM {}", spec.name)).await;
-        let expected_rows = count(&session, &format!("SELECT count(*) FROM ({over_raw})")).await;
-        assert!(
-            expected_rows > 100,
-            "{}: {expected_rows} rows expected",
-            spec.name
-        );
-        assert_eq!(processed_rows, expected_rows, "{}", spec.name);
-
-        let missing = count(
-            &session,
-            &format!("SELECT count(*) FROM (({over_raw}) EXCEPT ALL ({table}))"),
-        )
-        .await;
-        assert_eq!(
-            missing, 0,
-            "{}: rows of the SQL over raw missing from the table",
-            spec.name
-        );
-        let extra = count(
-            &session,
-            &format!("SELECT count(*) FROM (({table}) EXCEPT ALL ({over_raw}))"),
-        )
-        .await;
-        assert_eq!(
-            extra, 0,
-            "{}: rows in the table the SQL over raw lacks",
-            spec.name
-        );
-
-        // Rows that fail the check are in rejects, once each, with the transform's reason,
-        // those of run 2 included: the check's offsets in rejects caught up in run 3 too.
-        if checked {
-            let failing = count(
-                &session,
-                &format!("SELECT count(*) FROM ({select}) WHERE reject_reason IS NOT NULL"),
-            )
-            .await;
-            assert!(
-                failing > 0,
-                "{}: the generated faults fail the check",
-                spec.name
-            );
-            let filter = format!(
-                "FROM rejects WHERE reason_code = 'transform_check' AND reason LIKE '{}: %'",
-                spec.name
-            );
-            let records = count(
-                &session,
-                &format!(
-                    "SELECT count(DISTINCT kafka_partition * 1000000 + kafka_offset) {filter}"
-                ),
-            )
-            .await;
-            let rows = count(&session, &format!("SELECT count(*) {filter}")).await;
-            assert_eq!(records, failing, "{}", spec.name);
-            assert_eq!(rows, failing, "{}", spec.name);
-        }
-    }
+    assert_processed_tables_match(lake, 100).await;
 }
 
 fn ingest_with_sql(sql_dir: &Path, lake: &Path) -> std::process::Output {
@@ -260,10 +131,10 @@ async fn assert_equals_sql_over_raw(lake: &Path, spec: &TransformSpec) {
     let session = LakeSession::open(lake, Access::ReadOnly).expect("session");
     let select = spec.sql.trim().trim_end_matches(';');
     let table = format!("SELECT * FROM {}", spec.name);
-    let processed = count(&session, &format!("SELECT count(*) FROM {}", spec.name)).await;
-    let expected = count(&session, &format!("SELECT count(*) FROM ({select})")).await;
+    let processed = session_count(&session, &format!("SELECT count(*) FROM {}", spec.name)).await;
+    let expected = session_count(&session, &format!("SELECT count(*) FROM ({select})")).await;
     assert_eq!(processed, expected, "{}", spec.name);
-    let offsets = count(
+    let offsets = session_count(
         &session,
         &format!(
             "SELECT count(DISTINCT kafka_partition * 1000000 + kafka_offset) FROM {}",
@@ -276,7 +147,7 @@ async fn assert_equals_sql_over_raw(lake: &Path, spec: &TransformSpec) {
         "SELECT {} FROM ({select})",
         "event_id, action_time, action_date, user_id, session_id, action, page, is_purchase, amount, currency, os, kafka_partition, kafka_offset"
     );
-    let missing = count(
+    let missing = session_count(
         &session,
         &format!(
             "SELECT count(*) FROM (({columns}) EXCEPT ALL (SELECT event_id, action_time, action_date, user_id, session_id, action, page, is_purchase, amount, currency, os, kafka_partition, kafka_offset FROM ({table})))"
@@ -305,20 +176,20 @@ fn run_backfill(lake: &Path, args: &[&str]) -> std::process::Output {
 /// Checks that `sensor_minutes` counts every in-range reading of the raw table once.
 async fn assert_aggregate_matches(lake: &Path) {
     let session = LakeSession::open(lake, Access::ReadOnly).expect("session");
-    let readings = count(
+    let readings = session_count(
         &session,
         "SELECT coalesce(sum(readings), 0) FROM sensor_minutes",
     )
     .await;
-    let raw = count(
+    let raw = session_count(
         &session,
         "SELECT count(*) FROM events WHERE event_type = 'sensor_data' AND event_data.temperature BETWEEN -90 AND 60 AND (event_data.humidity IS NULL OR event_data.humidity BETWEEN 0 AND 100)",
     )
     .await;
     assert!(raw > 0);
     assert_eq!(readings, raw);
-    let groups = count(&session, "SELECT count(*) FROM sensor_minutes").await;
-    let distinct = count(
+    let groups = session_count(&session, "SELECT count(*) FROM sensor_minutes").await;
+    let distinct = session_count(
         &session,
         "SELECT count(*) FROM (SELECT DISTINCT minute, sensor_id FROM sensor_minutes)",
     )
@@ -381,12 +252,12 @@ async fn backfill_fills_a_transform_added_later() {
     let select = TransformSpec::read(&sql_dir.join("sensor_readings.sql"))
         .expect("spec")
         .sql;
-    let failing = count(
+    let failing = session_count(
         &session,
         &format!("SELECT count(*) FROM ({select}) WHERE reject_reason IS NOT NULL"),
     )
     .await;
-    let rejected = count(
+    let rejected = session_count(
         &session,
         "SELECT count(*) FROM rejects WHERE reason_code = 'transform_check'",
     )
@@ -480,18 +351,18 @@ async fn aggregate_recomputes_late_buckets() {
         "SELECT {columns} FROM ({})",
         spec.sql.trim().trim_end_matches(';')
     );
-    let rows = count(&session, "SELECT count(*) FROM sensor_minutes").await;
+    let rows = session_count(&session, "SELECT count(*) FROM sensor_minutes").await;
     // Six minutes and the minute of the day before, for each of four sensors.
     assert_eq!(rows, 28);
     for (left, right) in [(&table, &over_raw), (&over_raw, &table)] {
-        let differing = count(
+        let differing = session_count(
             &session,
             &format!("SELECT count(*) FROM (({left}) EXCEPT ALL ({right}))"),
         )
         .await;
         assert_eq!(differing, 0, "{left}\nEXCEPT ALL\n{right}");
     }
-    let first_minute = count(
+    let first_minute = session_count(
         &session,
         "SELECT sum(readings) FROM sensor_minutes WHERE minute = TIMESTAMP '2024-12-05T10:00:00Z'",
     )
@@ -549,12 +420,12 @@ async fn failing_transform_stops_without_losing_records() {
     )
     .await;
     let session = LakeSession::open(&lake, Access::ReadOnly).expect("session");
-    let processed = count(
+    let processed = session_count(
         &session,
         "SELECT count(DISTINCT kafka_offset) FROM device_numbers",
     )
     .await;
-    let rows = count(&session, "SELECT count(*) FROM device_numbers").await;
+    let rows = session_count(&session, "SELECT count(*) FROM device_numbers").await;
     assert_eq!(raw, vec![vec![Some(processed.to_string())]]);
     assert_eq!(rows, processed);
     assert!(processed > 20, "{processed} status reports");

@@ -9,8 +9,8 @@ use eventlake_events::{EpochUnit, PartitionGranularity, UnknownTypePolicy};
 use eventlake_ingest::StartPosition;
 
 use crate::units::{
-    parse_bytes, parse_count, parse_duration, parse_fraction, parse_property, parse_rate,
-    parse_time,
+    parse_bytes, parse_count, parse_count_or_zero, parse_duration, parse_fraction,
+    parse_partitions, parse_property, parse_rate, parse_time,
 };
 
 /// eventlake: Kafka JSON events into Delta Lake tables, exactly once.
@@ -45,6 +45,48 @@ pub enum Command {
     Produce(ProduceArgs),
     /// Fill processed tables from the raw events table, for transforms added after the data.
     Backfill(BackfillArgs),
+    /// Try eventlake without Kafka: an in-process broker, sample events, ingestion into the
+    /// lake and the SQL shell, all stopped when the shell ends.
+    Demo(DemoArgs),
+}
+
+/// Flags of `eventlake demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Lake root directory to write the tables to; a later run adds to them.
+    #[arg(long, value_name = "DIR", default_value = "./lake")]
+    pub lake: String,
+
+    /// Sample events sent first, with event times spread over the previous 24 hours.
+    #[arg(long, value_name = "N", default_value = "20000", value_parser = parse_count_or_zero, allow_negative_numbers = true)]
+    pub backlog: usize,
+
+    /// Live sample events per second, sent after the backlog until the shell ends.
+    #[arg(long, value_name = "PER_SECOND", default_value = "200", value_parser = parse_rate, allow_negative_numbers = true)]
+    pub rate: f64,
+
+    /// Share of malformed records, which go to the rejects table, such as 0.01 or 1%.
+    #[arg(long, value_name = "FRACTION", default_value = "1%", value_parser = parse_fraction)]
+    pub malformed: f64,
+
+    /// Partitions of the demo topic.
+    #[arg(long, value_name = "N", default_value = "4", value_parser = parse_partitions, allow_negative_numbers = true)]
+    pub partitions: i32,
+
+    /// Directory of JSON Schema files, one per event type [default: the shipped schemas, built
+    /// into the binary].
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+
+    /// Directory of SQL transforms, or off [default: the shipped transforms, built into the
+    /// binary].
+    #[arg(long, value_name = "DIR")]
+    pub sql: Option<PathBuf>,
+
+    /// SQL or a backslash command to run once the first events are committed, instead of the
+    /// shell; repeat for several. Standard input that is not a terminal is read as a script.
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub command: Vec<String>,
 }
 
 /// Flags of `eventlake backfill`.
@@ -78,7 +120,7 @@ pub struct BackfillArgs {
     pub sql: PathBuf,
 
     /// Raw rows per commit.
-    #[arg(long, value_name = "N", default_value = "500000", value_parser = parse_count)]
+    #[arg(long, value_name = "N", default_value = "500000", value_parser = parse_count, allow_negative_numbers = true)]
     pub chunk_rows: usize,
 
     /// Processed tables to fill [default: one per file of --sql].
@@ -103,11 +145,11 @@ pub struct ProduceArgs {
     pub topic: String,
 
     /// Records to send, malformed ones included [default: until Ctrl-C, or the end of --input].
-    #[arg(long, value_name = "N", value_parser = parse_count)]
+    #[arg(long, value_name = "N", value_parser = parse_count, allow_negative_numbers = true)]
     pub count: Option<usize>,
 
     /// Records per second [default: as fast as the brokers take them].
-    #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate)]
+    #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: Option<f64>,
 
     /// Share of malformed records, of every reject kind in turn, such as 0.01 or 1%.
@@ -124,11 +166,11 @@ pub struct ProduceArgs {
     pub to: Option<chrono::DateTime<chrono::Utc>>,
 
     /// Distinct sensors and devices; their ids are the record keys.
-    #[arg(long, value_name = "N", default_value = "500", value_parser = parse_count)]
+    #[arg(long, value_name = "N", default_value = "500", value_parser = parse_count, allow_negative_numbers = true)]
     pub devices: usize,
 
     /// Distinct users of user_action events.
-    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_count)]
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_count, allow_negative_numbers = true)]
     pub users: usize,
 
     /// Seed of the generated values; the same seed gives the same events.
@@ -324,7 +366,7 @@ pub struct IngestArgs {
     pub partition_by: Option<PartitionGranularity>,
 
     /// Flush after this many buffered records [default: 500000].
-    #[arg(long, env = "EVENTLAKE_FLUSH_ROWS", value_name = "COUNT", value_parser = parse_count)]
+    #[arg(long, env = "EVENTLAKE_FLUSH_ROWS", value_name = "COUNT", value_parser = parse_count, allow_negative_numbers = true)]
     pub flush_rows: Option<usize>,
 
     /// Flush after this many buffered bytes, such as 128MiB [default: 128MiB].

@@ -3,6 +3,7 @@
 
 mod args;
 mod backfill_command;
+mod demo;
 mod error;
 mod ingest_command;
 mod logging;
@@ -19,6 +20,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser};
 
 pub use args::Cli;
+pub use demo::SUGGESTED_QUERIES;
 pub use error::CliError;
 
 /// Parses the command line, runs the subcommand and returns the process exit code: 0 on
@@ -31,12 +33,14 @@ pub fn run() -> ExitCode {
     let default_filter = match cli.command {
         args::Command::Ingest(_) => logging::INGEST_FILTER,
         args::Command::Sql(_) => logging::SHELL_FILTER,
+        args::Command::Demo(_) => logging::DEMO_FILTER,
         args::Command::Optimize(_)
         | args::Command::Vacuum(_)
         | args::Command::Produce(_)
         | args::Command::Backfill(_) => logging::INGEST_FILTER,
     };
     logging::init(cli.log_format, default_filter);
+    install_panic_hook();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -63,6 +67,7 @@ pub fn run() -> ExitCode {
             }
             args::Command::Produce(produce_args) => produce_command::run(produce_args).await,
             args::Command::Backfill(backfill_args) => backfill_command::run(backfill_args).await,
+            args::Command::Demo(demo_args) => demo::run(demo_args).await,
         }
     });
 
@@ -146,4 +151,45 @@ fn environment_origin(error: &clap::Error) -> Option<String> {
         .to_str()?
         .to_string();
     std::env::var_os(&variable).is_some().then_some(variable)
+}
+
+/// Reports one known panic as a warning, and every other panic as Rust does. object_store's
+/// `BufWriter::abort` panics when an upload failed at completion, as on a full disk, and
+/// delta-rs catches that panic and returns the write's error, so the panic is no crash.
+fn install_panic_hook() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let file = info
+            .location()
+            .map(|location| location.file())
+            .unwrap_or("");
+        let message = info.payload().downcast_ref::<&str>().copied().unwrap_or("");
+        if is_caught_upload_abort(file, message) {
+            tracing::warn!(
+                "a data file upload failed at completion and could not be aborted; the write's error follows"
+            );
+            return;
+        }
+        default_hook(info);
+    }));
+}
+
+fn is_caught_upload_abort(file: &str, message: &str) -> bool {
+    file.contains("object_store") && file.ends_with("buffered.rs") && message == "Already shut down"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_caught_upload_abort;
+
+    #[test]
+    fn only_the_caught_upload_abort_is_quiet() {
+        let file = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/object_store-0.13.2/src/buffered.rs";
+        assert!(is_caught_upload_abort(file, "Already shut down"));
+        assert!(!is_caught_upload_abort(file, "index out of bounds"));
+        assert!(!is_caught_upload_abort(
+            "crates/cli/src/lib.rs",
+            "Already shut down"
+        ));
+    }
 }

@@ -13,6 +13,10 @@ pub const INGEST_FILTER: &str = "warn,deltalake_core::writer::stats=error,eventl
 /// statement itself, so library logs of the same failure would only repeat it.
 pub const SHELL_FILTER: &str = "off,eventlake=warn,eventlake_query=warn,eventlake_cli=warn";
 
+/// The demo's default: warnings of eventlake only, so that the shell's screen stays readable
+/// while the ingestor runs beside it.
+pub const DEMO_FILTER: &str = "off,eventlake=warn,eventlake_query=warn,eventlake_cli=warn,eventlake_ingest=warn,eventlake_lake=warn";
+
 /// Installs the log subscriber. `EVENTLAKE_LOG` (or `RUST_LOG`) sets the filter, such as
 /// `debug` or `eventlake_lake=debug`; `default_filter` applies otherwise.
 pub fn init(format: LogFormat, default_filter: &str) {

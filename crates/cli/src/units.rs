@@ -75,6 +75,23 @@ pub fn parse_count(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Parses a count that may be zero, such as `0` or `20000`.
+pub fn parse_count_or_zero(text: &str) -> Result<usize, String> {
+    text.trim().replace('_', "").parse::<usize>().map_err(|_| {
+        format!("invalid count '{text}': expected 0 or a positive integer such as 20000")
+    })
+}
+
+/// Parses a number of topic partitions, from 1 to 1000.
+pub fn parse_partitions(text: &str) -> Result<i32, String> {
+    match text.trim().parse::<i32>() {
+        Ok(partitions) if (1..=1000).contains(&partitions) => Ok(partitions),
+        _ => Err(format!(
+            "invalid partition count '{text}': expected an integer from 1 to 1000"
+        )),
+    }
+}
+
 /// Parses a share such as `0.01` or `1%` into `[0, 1]`.
 pub fn parse_fraction(text: &str) -> Result<f64, String> {
     let trimmed = text.trim();

@@ -121,7 +121,7 @@ pub(crate) fn parse_envelope<'a>(
         } else {
             RejectKind::InvalidJson
         };
-        RejectReason::new(kind, format!("{error}"))
+        RejectReason::new(kind, describe_json_error(text, &error))
     })?;
 
     // Later failures keep the event type, so that rejects can be grouped by it.
@@ -155,12 +155,41 @@ pub(crate) fn parse_envelope<'a>(
 }
 
 fn classify_non_object(text: &str) -> RejectReason {
+    if text.starts_with('\u{feff}') {
+        return RejectReason::new(
+            RejectKind::InvalidJson,
+            "value starts with a UTF-8 byte order mark (EF BB BF), which JSON does not allow",
+        );
+    }
     match serde_json::from_str::<IgnoredAny>(text) {
         Ok(_) => RejectReason::new(
             RejectKind::NotAnObject,
             format!("value must be a JSON object, got {}", shorten(text.trim())),
         ),
-        Err(error) => RejectReason::new(RejectKind::InvalidJson, format!("{error}")),
+        Err(error) => RejectReason::new(RejectKind::InvalidJson, describe_json_error(text, &error)),
+    }
+}
+
+/// Returns serde_json's message, with a hint when the error is at `NaN` or `Infinity`: many
+/// producers write them, but JSON has no such numbers.
+fn describe_json_error(text: &str, error: &serde_json::Error) -> String {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(error.line().saturating_sub(1))
+        .map(str::len)
+        .sum();
+    // serde_json's column is in bytes and points at the last byte it read, or just past it.
+    let at = line_start + error.column().saturating_sub(1);
+    let rest = |index: usize| text.get(index..).unwrap_or("");
+    let non_finite = [at, at.saturating_sub(1)].into_iter().any(|index| {
+        ["NaN", "Infinity", "-Infinity"]
+            .iter()
+            .any(|word| rest(index).starts_with(word))
+    });
+    if non_finite {
+        format!("{error}: NaN and Infinity are not JSON numbers; send null or a string instead")
+    } else {
+        error.to_string()
     }
 }
 

@@ -27,7 +27,13 @@ pub(crate) fn validate_payload(schema: &TypeSchema, payload: &str) -> Result<(),
     };
     seed.deserialize(&mut deserializer)
         .map(|_| ())
-        .map_err(|error| strip_position(&error.to_string()))
+        .map_err(|error| match error.classify() {
+            // Syntax errors carry no field path, so their position is the only locator.
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("event_data is not valid JSON: {error}")
+            }
+            _ => strip_position(&error.to_string()),
+        })
 }
 
 /// serde_json appends "at line L column C" to custom errors; the payload is one line and the

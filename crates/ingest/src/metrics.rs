@@ -180,6 +180,32 @@ impl IngestMetrics {
         }
     }
 
+    /// Rows committed to `table` so far.
+    pub fn table_rows(&self, table: &str) -> u64 {
+        // The guard must go before the value is returned: a lookup of a new label elsewhere
+        // takes the family's write lock.
+        let counter = self.rows_committed.get_or_create(&TableLabel {
+            table: table.to_string(),
+        });
+        counter.get()
+    }
+
+    /// Commits to `table` so far.
+    pub fn table_commits(&self, table: &str) -> u64 {
+        let counter = self.commits.get_or_create(&TableLabel {
+            table: table.to_string(),
+        });
+        counter.get()
+    }
+
+    /// Rows sent to `rejects` with `reason` so far.
+    pub fn rejected_rows(&self, reason: &str) -> u64 {
+        let counter = self.rows_rejected.get_or_create(&ReasonLabel {
+            reason: reason.to_string(),
+        });
+        counter.get()
+    }
+
     /// Encodes every metric in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let newest = self.newest_event_time.get();

@@ -9,7 +9,7 @@ use eventlake_lake::{
 };
 use eventlake_transform::{TRANSFORM_CHECK, Transform};
 use tokio::sync::mpsc as async_mpsc;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use deltalake::arrow::array::{AsArray, PrimitiveArray, RecordBatch};
 use deltalake::arrow::compute::{cast, max};
@@ -23,8 +23,14 @@ use crate::metrics::{EventTypeLabel, IngestMetrics, ReasonLabel, TableLabel};
 use crate::buffer::PendingFlush;
 use crate::error::IngestError;
 
-/// Attempts at replacing an aggregate's buckets while other writers change the table.
-const MAX_REPLACE_ATTEMPTS: usize = 10;
+/// Attempts at replacing an aggregate's buckets while other writers change the table or
+/// storage fails.
+const MAX_REPLACE_ATTEMPTS: usize = 12;
+
+/// Wait before the first retry of a replace after a storage failure. It doubles on each
+/// retry up to [`MAX_REPLACE_BACKOFF`], so twelve attempts span about two minutes.
+const REPLACE_RETRY_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+const MAX_REPLACE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A flush handed to the writer.
 pub(crate) struct FlushJob {
@@ -231,6 +237,7 @@ impl TableWriter {
         }
 
         let mut last_error = String::new();
+        let mut backoff = REPLACE_RETRY_BACKOFF;
         for attempt in 1..=MAX_REPLACE_ATTEMPTS {
             // The aggregate table is read before the raw one, so that every aggregate commit
             // this snapshot contains is backed by raw rows that the recompute reads.
@@ -250,6 +257,12 @@ impl TableWriter {
                 Err(LakeError::ReplaceConflict { message, .. }) => {
                     debug!(table = %table_name, attempt, %message, "aggregate changed during the replace; computing it again");
                     last_error = message;
+                }
+                Err(error) if error.is_storage_failure() => {
+                    warn!(table = %table_name, attempt, error = %error, backoff_ms = backoff.as_millis() as u64, "replace failed; retrying");
+                    last_error = error.to_string();
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_REPLACE_BACKOFF);
                 }
                 other => return Ok(other?),
             }

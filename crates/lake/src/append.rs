@@ -340,15 +340,7 @@ fn classify(error: LakeError) -> AttemptError {
                 | TransactionError::CommitConflict(_)
                 | TransactionError::VersionAlreadyExists(_),
         } => AttemptError::Conflict(source.to_string()),
-        DeltaTableError::ObjectStore { .. }
-        | DeltaTableError::Io { .. }
-        | DeltaTableError::Parquet { .. }
-        | DeltaTableError::KernelError(_)
-        | DeltaTableError::Kernel { .. }
-        | DeltaTableError::GenericError { .. }
-        | DeltaTableError::Transaction {
-            source: TransactionError::ObjectStore { .. },
-        } => AttemptError::Storage(error),
+        _ if error.is_storage_failure() => AttemptError::Storage(error),
         _ => AttemptError::Fatal(error),
     }
 }

@@ -66,3 +66,26 @@ pub enum LakeError {
         source: deltalake::arrow::error::ArrowError,
     },
 }
+
+impl LakeError {
+    /// Returns whether reading or writing storage failed, as with a full disk, a read-only
+    /// directory or a lost connection to an object store. Such a failure may pass, so the
+    /// operation is worth retrying after a pause.
+    pub fn is_storage_failure(&self) -> bool {
+        let LakeError::Delta { source, .. } = self else {
+            return false;
+        };
+        matches!(
+            source,
+            DeltaTableError::ObjectStore { .. }
+                | DeltaTableError::Io { .. }
+                | DeltaTableError::Parquet { .. }
+                | DeltaTableError::KernelError(_)
+                | DeltaTableError::Kernel { .. }
+                | DeltaTableError::GenericError { .. }
+                | DeltaTableError::Transaction {
+                    source: deltalake::kernel::transaction::TransactionError::ObjectStore { .. },
+                }
+        )
+    }
+}

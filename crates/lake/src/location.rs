@@ -14,6 +14,29 @@ pub struct LakeRoot {
     url: Url,
 }
 
+/// Returns the Delta table that `path` is, or lies inside of: the nearest directory, `path`
+/// included, that has a `_delta_log` or is one. A lake there would mix its files into the
+/// table's, where a vacuum of the table deletes them.
+fn enclosing_table(path: &Path) -> Option<PathBuf> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    absolute.ancestors().find_map(|directory| {
+        if directory
+            .file_name()
+            .is_some_and(|name| name == "_delta_log")
+        {
+            directory.parent().map(Path::to_path_buf)
+        } else if directory.join("_delta_log").is_dir() {
+            Some(directory.to_path_buf())
+        } else {
+            None
+        }
+    })
+}
+
 impl LakeRoot {
     /// Parses a local path (created if missing) or a `file://` URL.
     pub fn parse(location: &str) -> Result<Self, LakeError> {
@@ -41,6 +64,16 @@ impl LakeRoot {
             return Err(invalid(
                 "it is a file, not a directory; pass a directory".to_string(),
             ));
+        }
+        if let Some(table) = enclosing_table(&path) {
+            let parent = table.parent().map_or_else(
+                || "./lake".to_string(),
+                |parent| parent.display().to_string(),
+            );
+            return Err(invalid(format!(
+                "it is inside the Delta table {}; pass the directory that holds the tables, such as {parent}",
+                table.display()
+            )));
         }
         std::fs::create_dir_all(&path)
             .map_err(|error| invalid(format!("cannot create the directory: {error}")))?;

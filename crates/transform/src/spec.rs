@@ -30,6 +30,11 @@ impl TransformSpec {
             path: path.to_path_buf(),
             source,
         })?;
+        Self::parse(path, sql)
+    }
+
+    /// Reads the options of a transform's text; `path` names the table and places errors.
+    pub fn parse(path: &Path, sql: String) -> Result<Self, TransformError> {
         let name = path
             .file_stem()
             .and_then(|stem| stem.to_str())

@@ -29,12 +29,14 @@ In the shell, Tab completes keywords, tables and columns, and the history of sta
 kept in ~/.eventlake_history (--history FILE changes it; Ctrl-R searches it).
 
 Scripts (-c, -f, standard input) print only results, with every row unless --max-rows
-is given. The first failing statement stops the script with exit code 1 and names its line.
+is given; the table format adds a line with the row count and time. The first failing statement stops the script with exit code 1 and names its line.
 Nested values print as JSON text in CSV and TSV. For large exports use --format csv or
 ndjson: they stream, while an aligned table holds its rows until the end.
 
-Writes: COPY, INSERT and CREATE EXTERNAL TABLE are refused unless --allow-writes is given
-(EVENTLAKE_ALLOW_WRITES=true). Views and CREATE TABLE ... AS live in the session only.
+Writes: COPY, INSERT, DELETE and CREATE EXTERNAL TABLE are refused unless --allow-writes is
+given (EVENTLAKE_ALLOW_WRITES=true). With it, COPY ... TO a file and external tables work;
+lake tables take no INSERT or DELETE, since only the ingestor writes them. Views and
+CREATE TABLE ... AS live in the session only.
 
 Examples:
   eventlake sql
