@@ -448,21 +448,15 @@ impl ConsumerLoop {
     }
 
     fn check_assignment(&mut self) -> Result<(), IngestError> {
-        let (changed, partitions, failure) = {
-            let mut assignment = lock(&self.consumer.context().assignment);
-            let changed = std::mem::take(&mut assignment.changed);
-            (
-                changed,
-                assignment.partitions.clone(),
-                assignment.error.take(),
-            )
-        };
-        if let Some(message) = failure {
+        // This runs once per record, so the assigned set is read in place, never copied.
+        let mut assignment = lock(&self.consumer.context().assignment);
+        let changed = std::mem::take(&mut assignment.changed);
+        if let Some(message) = assignment.error.take() {
             return Err(IngestError::Assignment(message));
         }
         if changed {
             self.at_end
-                .retain(|partition| partitions.contains(partition));
+                .retain(|partition| assignment.partitions.contains(partition));
         }
         Ok(())
     }
