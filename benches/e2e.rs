@@ -4,7 +4,7 @@
 //! memory of the ingestor alone: the broker and the producer live in this process.
 //!
 //! The mock cluster keeps only about 5 MiB per partition, so the topic gets enough partitions
-//! for the compressed events to fit; the row count of the table is checked against the count
+//! for the compressed events to fit. Each run compares the table's row count with the count
 //! produced, so a partition that dropped data fails the run.
 //!
 //! ```sh

@@ -2,9 +2,9 @@
 //! with the default flush settings and with a 1 s flush interval.
 //!
 //! A producer sends generated events at `RATE` per second to librdkafka's mock cluster on
-//! loopback, and `eventlake ingest` runs as a child process. Every 100 ms this process asks
-//! the SQL session for rows it has not seen yet; an event's latency is the time that answer
-//! arrived minus the event's `kafka_timestamp`, set by the producer when it queued the event.
+//! loopback, and `eventlake ingest` runs as a child process. Every 100 ms this process queries
+//! the SQL session for rows it has not seen yet. An event's latency is the time that result
+//! arrived minus the event's `kafka_timestamp`, which the producer set when it queued the event.
 //! So the figures include the poll interval (50 ms on average) and the query's own time,
 //! as a user polling the table would see them. Events of the first `WARMUP` seconds, while
 //! the consumer joins its group, are left out.
@@ -29,7 +29,7 @@ use eventlake_query::{Access, LakeSession};
 /// Pause between two polls of the table.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Longest wait for the last events after the producer stopped.
+/// Maximum wait for the last events after the producer stopped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 const PARTITIONS: i32 = 4;

@@ -112,7 +112,7 @@ pub fn send(
     produce(&settings, source, stop).expect("every record is delivered")
 }
 
-/// A directory under `target/tmp` for one benchmark, emptied first.
+/// Creates an empty directory under `target/tmp` for one benchmark and returns its path.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")
