@@ -1,20 +1,18 @@
 //! Decoding of one event type's payloads into an Arrow struct array.
 //!
-//! All payloads of a type are decoded in one arrow-json pass. When that pass fails because
-//! some payloads do not match the schema, the rows are split in halves and each half is
-//! decoded again. So k bad rows among n cost about k·log2(n) extra passes, and each bad row
-//! gets the decoder's own error message.
+//! Each payload is checked and decoded in one walk (see `payload`). A payload that fails is
+//! taken back out of the columns and rejected with its reason, so one bad payload costs no
+//! more than a good one and the others of the batch are kept.
 
 use std::sync::Arc;
 
 use deltalake::arrow::array::{Array, ArrayRef, AsArray, ListArray, StructArray, new_null_array};
-use deltalake::arrow::compute::concat;
-use deltalake::arrow::datatypes::{DataType, Schema};
+use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::error::ArrowError;
-use deltalake::arrow::json::ReaderBuilder;
 
+use crate::builder::ColumnBuilder;
+use crate::payload::decode_payload;
 use crate::schema::TypeSchema;
-use crate::validate::validate_payload;
 
 /// Payloads of one type that decoded, and the ones that did not with the reason.
 pub(crate) struct DecodedPayloads {
@@ -22,7 +20,7 @@ pub(crate) struct DecodedPayloads {
     pub data: StructArray,
     /// Indices into the input of the accepted payloads, ascending.
     pub accepted: Vec<usize>,
-    /// Indices into the input of rejected payloads, with the reason.
+    /// Indices into the input of rejected payloads, with the reason, ascending.
     pub rejected: Vec<(usize, String)>,
 }
 
@@ -31,122 +29,38 @@ pub(crate) fn decode_payloads(
     schema: &TypeSchema,
     payloads: &[Option<&[u8]>],
 ) -> Result<DecodedPayloads, ArrowError> {
-    // Strict type checks first, so that arrow-json's coercions never apply.
+    let mut columns = ColumnBuilder::new(&DataType::Struct(schema.fields.clone()), payloads.len())?;
+    let mut accepted = Vec::with_capacity(payloads.len());
     let mut rejected = Vec::new();
-    let mut valid = Vec::with_capacity(payloads.len());
+
     for (index, payload) in payloads.iter().enumerate() {
+        let row = columns.len();
         // A missing event_data is checked as `{}`, so that its required fields are reported.
-        let text = std::str::from_utf8(payload.unwrap_or(b"{}"));
-        match text {
-            Ok(text) => match validate_payload(schema, text) {
-                Ok(()) => valid.push(index),
-                Err(message) => rejected.push((index, message)),
-            },
-            Err(_) => rejected.push((index, "event_data is not valid UTF-8".to_string())),
+        let outcome = match std::str::from_utf8(payload.unwrap_or(b"{}")) {
+            Ok(text) => decode_payload(schema, &mut columns, text),
+            Err(_) => Err("event_data is not valid UTF-8".to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                // A missing event_data is stored as a null struct.
+                if payload.is_none() {
+                    columns.set_null(row);
+                }
+                accepted.push(index);
+            }
+            Err(reason) => {
+                columns.truncate(row);
+                rejected.push((index, reason));
+            }
         }
     }
 
-    let mut parts: Vec<(Vec<usize>, StructArray)> = Vec::new();
-    bisect(schema, payloads, &valid, &mut parts, &mut rejected)?;
-
-    let mut accepted = Vec::with_capacity(payloads.len() - rejected.len());
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(parts.len());
-    for (indices, array) in parts {
-        accepted.extend(indices);
-        arrays.push(Arc::new(array));
-    }
-    let data = if arrays.is_empty() {
-        new_null_array(&DataType::Struct(schema.fields.clone()), 0)
-            .as_struct()
-            .clone()
-    } else {
-        let refs: Vec<&dyn Array> = arrays.iter().map(|array| array.as_ref()).collect();
-        concat(&refs)?.as_struct().clone()
-    };
-
-    rejected.sort_by_key(|(index, _)| *index);
-
+    let data = columns.finish()?.as_struct().clone();
     Ok(DecodedPayloads {
         data,
         accepted,
         rejected,
     })
-}
-
-/// Decodes the rows at `indices`, splitting them until every failing row is decoded alone.
-fn bisect(
-    schema: &TypeSchema,
-    payloads: &[Option<&[u8]>],
-    indices: &[usize],
-    parts: &mut Vec<(Vec<usize>, StructArray)>,
-    rejected: &mut Vec<(usize, String)>,
-) -> Result<(), ArrowError> {
-    if indices.is_empty() {
-        return Ok(());
-    }
-    match decode_all(schema, payloads, indices) {
-        Ok(array) => {
-            parts.push((indices.to_vec(), array));
-            Ok(())
-        }
-        Err(error) if indices.len() == 1 => {
-            rejected.push((indices[0], describe_decode_error(&error)));
-            Ok(())
-        }
-        Err(_) => {
-            let (left, right) = indices.split_at(indices.len() / 2);
-            bisect(schema, payloads, left, parts, rejected)?;
-            bisect(schema, payloads, right, parts, rejected)
-        }
-    }
-}
-
-fn decode_all(
-    schema: &TypeSchema,
-    payloads: &[Option<&[u8]>],
-    indices: &[usize],
-) -> Result<StructArray, ArrowError> {
-    let arrow_schema = Arc::new(Schema::new(schema.fields.clone()));
-    let mut decoder = ReaderBuilder::new(arrow_schema)
-        .with_batch_size(indices.len() + 1)
-        .with_strict_mode(schema.strict)
-        .build_decoder()?;
-
-    for &index in indices {
-        let payload = payloads[index].unwrap_or(b"{}");
-        decoder.decode(payload)?;
-        // A separator keeps two payloads from being read as one value.
-        decoder.decode(b"\n")?;
-    }
-    let batch = decoder
-        .flush()?
-        .ok_or_else(|| ArrowError::JsonError("decoder returned no rows".to_string()))?;
-    if batch.num_rows() != indices.len() {
-        return Err(ArrowError::JsonError(format!(
-            "decoder returned {} rows for {} payloads",
-            batch.num_rows(),
-            indices.len()
-        )));
-    }
-
-    // A missing event_data decodes as `{}` but is stored as a null struct.
-    let validity: Vec<bool> = indices
-        .iter()
-        .map(|&index| payloads[index].is_some())
-        .collect();
-    let array = StructArray::from(batch);
-    let nulls = validity.iter().any(|valid| !valid).then(|| validity.into());
-    let (fields, columns, _) = array.into_parts();
-    StructArray::try_new(fields, columns, nulls)
-}
-
-/// Turns arrow-json's message into a reject reason about `event_data`.
-fn describe_decode_error(error: &ArrowError) -> String {
-    let message = match error {
-        ArrowError::JsonError(message) => message.clone(),
-        other => other.to_string(),
-    };
-    format!("event_data does not match its schema: {message}")
 }
 
 /// Casts a decoded array to a wider struct or list type, adding null children for fields

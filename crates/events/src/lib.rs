@@ -7,7 +7,7 @@
 //! Kafka value ──▶ envelope (event_id, event_type, event_time, event_data)
 //!                   │ invalid JSON, not an object, missing field, bad time ──▶ reject
 //!                   ▼
-//!               group by event_type ──▶ payload decoded per type (arrow-json)
+//!               group by event_type ──▶ payload checked and decoded per type
 //!                                         │ wrong type, missing required field ──▶ reject
 //!                                         ▼
 //!                                   raw table rows        rejects table rows
@@ -16,14 +16,15 @@
 //! Every message ends up in exactly one of the two outputs, so nothing is dropped.
 
 mod batch;
+mod builder;
 mod columns;
 mod decode;
 mod envelope;
+mod payload;
 mod reject;
 pub mod schema;
 mod source;
 mod time;
-mod validate;
 
 pub use batch::{DecodedBatch, EventBatchBuilder};
 pub use columns::{
