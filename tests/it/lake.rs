@@ -3,14 +3,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use deltalake::arrow::array::{Int32Array, Int64Array, RecordBatch, StringArray};
-use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::arrow::array::{
+    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, StructArray,
+};
+use deltalake::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use eventlake_lake::{
     AppendOutcome, AppendRequest, LakeError, LakeRoot, LakeTable, OffsetColumns, OffsetRange,
     SourcePartition, TableSpec, WriteSettings,
 };
 
-use crate::support::{SPECIAL_VALUES, sql_count, sql_rows};
+use eventlake_query::{Access, LakeSession};
+
+use crate::support::{SPECIAL_VALUES, batches_as_text, sql_count, sql_rows};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -310,4 +314,95 @@ async fn added_nullable_column_evolves_schema() {
         .await
         .expect_err("column dropped");
     assert!(error.to_string().contains("note"), "{error}");
+}
+
+/// Returns a table spec whose struct column `info` has the field `a`, and `b` when `with_b` is set.
+fn struct_spec(with_b: bool) -> TableSpec {
+    let mut info = vec![Field::new("a", DataType::Int64, true)];
+    if with_b {
+        info.push(Field::new("b", DataType::Utf8, true));
+    }
+    let mut table = spec("facts");
+    table.schema = Arc::new(Schema::new(vec![
+        Field::new("team", DataType::Utf8, true),
+        Field::new("info", DataType::Struct(Fields::from(info)), true),
+        Field::new("kafka_topic", DataType::Utf8, false),
+        Field::new("kafka_partition", DataType::Int32, false),
+        Field::new("kafka_offset", DataType::Int64, false),
+    ]));
+    table
+}
+
+/// Rows for offsets `first..=last` of partition 0 in the layout of `struct_spec(with_b)`.
+fn struct_rows(first: i64, last: i64, with_b: bool) -> AppendRequest {
+    let offsets: Vec<i64> = (first..=last).collect();
+    let mut fields = vec![Field::new("a", DataType::Int64, true)];
+    let mut children: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(
+        offsets.iter().map(|offset| offset * 10).collect::<Vec<_>>(),
+    ))];
+    if with_b {
+        fields.push(Field::new("b", DataType::Utf8, true));
+        children.push(Arc::new(StringArray::from(
+            offsets
+                .iter()
+                .map(|offset| format!("x{offset}"))
+                .collect::<Vec<_>>(),
+        )));
+    }
+    let info = StructArray::try_new(Fields::from(fields), children, None).expect("struct");
+
+    let mut request = rows(first, last, |_| Some("ops"));
+    let batch = request.batch.take().expect("rows");
+    let columns: Vec<ArrayRef> = vec![
+        batch.column(0).clone(),
+        Arc::new(info),
+        batch.column(2).clone(),
+        batch.column(3).clone(),
+        batch.column(4).clone(),
+    ];
+    request.batch = Some(RecordBatch::try_new(struct_spec(with_b).schema, columns).expect("batch"));
+    request
+}
+
+#[tokio::test]
+async fn added_struct_field_is_null_in_old_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = LakeRoot::parse(dir.path().to_str().expect("utf-8")).expect("root");
+    let mut narrow = LakeTable::open_or_create(&root, struct_spec(false), WriteSettings::default())
+        .await
+        .expect("table opens");
+    narrow
+        .append(&struct_rows(0, 1, false))
+        .await
+        .expect("append narrow rows");
+    let mut wide = LakeTable::open_or_create(&root, struct_spec(true), WriteSettings::default())
+        .await
+        .expect("struct field added");
+    wide.append(&struct_rows(2, 3, true))
+        .await
+        .expect("append wide rows");
+
+    // The query reads single struct fields, which the scan reads straight from the files.
+    let session = LakeSession::open(dir.path(), Access::ReadOnly).expect("session");
+    let rows = batches_as_text(
+        &session
+            .query("SELECT kafka_offset, info.a, info.b FROM facts WHERE team = 'ops' ORDER BY kafka_offset")
+            .await
+            .expect("query runs"),
+    );
+    let text = |value: &str| Some(value.to_string());
+    assert_eq!(
+        rows,
+        vec![
+            vec![text("0"), text("0"), None],
+            vec![text("1"), text("10"), None],
+            vec![text("2"), text("20"), text("x2")],
+            vec![text("3"), text("30"), text("x3")],
+        ]
+    );
+    let missing = session
+        .query("SELECT count(*) FROM facts WHERE info.b IS NULL")
+        .await
+        .expect("query runs");
+    assert_eq!(batches_as_text(&missing), vec![vec![text("2")]]);
 }

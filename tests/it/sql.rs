@@ -215,6 +215,31 @@ fn explain_lists_one_partition_files() {
 }
 
 #[test]
+fn explain_reads_single_struct_fields() {
+    let output = eventlake_sql(
+        fixture_lake(),
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "EXPLAIN SELECT avg(event_data.temperature) FROM events WHERE event_type = 'sensor_data'",
+        ],
+        None,
+    );
+    let plan = stdout(&output);
+
+    // The Parquet scan itself extracts the field, so it reads no other field of event_data.
+    let scan = plan
+        .lines()
+        .find(|line| line.contains("DataSourceExec"))
+        .unwrap_or_else(|| panic!("no Parquet scan in the plan:\n{plan}"));
+    assert!(
+        scan.contains("get_field(event_data@"),
+        "the scan reads the whole struct:\n{plan}"
+    );
+}
+
+#[test]
 fn errors_print_one_line_and_fail() {
     let lake = fixture_lake();
     for (args, needle) in [

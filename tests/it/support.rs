@@ -265,7 +265,7 @@ pub async fn sql_rows(lake: &Path, query: &str) -> Vec<Vec<Option<String>>> {
 }
 
 /// Returns the rows of `batches` with every value as text, `None` for NULL.
-fn batches_as_text(batches: &[RecordBatch]) -> Vec<Vec<Option<String>>> {
+pub fn batches_as_text(batches: &[RecordBatch]) -> Vec<Vec<Option<String>>> {
     use deltalake::arrow::array::{Array, AsArray};
 
     let mut rows = Vec::new();

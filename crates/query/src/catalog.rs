@@ -17,6 +17,7 @@ use url::Url;
 use crate::details::summarize;
 use crate::error::QueryError;
 use crate::reference::{TablePoint, TableReference};
+use crate::scan::SnapshotScan;
 
 /// Resolves table names to Delta tables under the lake root.
 ///
@@ -128,6 +129,18 @@ impl LakeSchema {
             return Ok(None);
         }
         let table = self.load(&reference).await?;
+        let root = self
+            .table_path(&reference.table)
+            .ok_or_else(|| QueryError::UnknownTable {
+                table: reference.table.clone(),
+            })?;
+        let direct = SnapshotScan::try_new(&table, &root).map_err(|source| QueryError::Table {
+            table: reference.table.clone(),
+            source,
+        })?;
+        if let Some(scan) = direct {
+            return Ok(Some(Arc::new(scan)));
+        }
         table
             .update_datafusion_session(&self.runtime_state)
             .map_err(|source| QueryError::Table {
