@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use deltalake::arrow::array::{
     ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, StructArray,
+    TimestampMicrosecondArray,
 };
-use deltalake::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use deltalake::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use eventlake_lake::{
     AppendOutcome, AppendRequest, LakeError, LakeRoot, LakeTable, OffsetColumns, OffsetRange,
     SourcePartition, TableSpec, WriteSettings,
@@ -405,4 +406,55 @@ async fn added_struct_field_is_null_in_old_files() {
         .await
         .expect("query runs");
     assert_eq!(batches_as_text(&missing), vec![vec![text("2")]]);
+}
+
+#[tokio::test]
+async fn sub_millisecond_time_is_found_past_log_bounds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = LakeRoot::parse(dir.path().to_str().expect("utf-8")).expect("root");
+    let mut table = spec("times");
+    table.schema = Arc::new(Schema::new(vec![
+        Field::new("team", DataType::Utf8, true),
+        Field::new(
+            "at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("kafka_topic", DataType::Utf8, false),
+        Field::new("kafka_partition", DataType::Int32, false),
+        Field::new("kafka_offset", DataType::Int64, false),
+    ]));
+    let mut request = rows(0, 1, |_| Some("ops"));
+    let batch = request.batch.take().expect("rows");
+    // 2024-12-04T08:13:20Z and 999 microseconds after it: the log keeps milliseconds, so the
+    // file's recorded maximum is below the second value.
+    let times = TimestampMicrosecondArray::from(vec![1_733_300_000_000_000, 1_733_300_000_000_999])
+        .with_timezone("UTC");
+    let columns: Vec<ArrayRef> = vec![
+        batch.column(0).clone(),
+        Arc::new(times),
+        batch.column(2).clone(),
+        batch.column(3).clone(),
+        batch.column(4).clone(),
+    ];
+    request.batch = Some(RecordBatch::try_new(Arc::clone(&table.schema), columns).expect("batch"));
+    let mut writer = LakeTable::open_or_create(&root, table, WriteSettings::default())
+        .await
+        .expect("table opens");
+    writer.append(&request).await.expect("append");
+
+    let session = LakeSession::open(dir.path(), Access::ReadOnly).expect("session");
+    let found = session
+        .query("SELECT kafka_offset FROM times WHERE at = TIMESTAMP '2024-12-04T08:13:20.000999Z'")
+        .await
+        .expect("query runs");
+    assert_eq!(batches_as_text(&found), vec![vec![Some("1".to_string())]]);
+    let by_offset = session
+        .query("SELECT count(*) FROM times WHERE kafka_offset = 1")
+        .await
+        .expect("query runs");
+    assert_eq!(
+        batches_as_text(&by_offset),
+        vec![vec![Some("1".to_string())]]
+    );
 }

@@ -13,8 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::DateTime;
 use deltalake::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use deltalake::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
+use deltalake::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef, TimeUnit};
 use deltalake::datafusion::catalog::{Session, TableProvider};
 use deltalake::datafusion::common::stats::Precision;
 use deltalake::datafusion::common::{ColumnStatistics, DFSchema, Result, ScalarValue, Statistics};
@@ -233,10 +234,12 @@ fn partition_value(
 
 /// Builds a file's statistics from the `stats` JSON of its `add` action.
 ///
-/// Only integer and date columns get their minimum and maximum. The Delta protocol writes
-/// timestamp bounds in milliseconds while the columns hold microseconds, and writers may
-/// truncate long strings in bounds, but DataFusion takes every bound it is given as exact.
-/// Integer bounds are enough for `event_id` and offset lookups to skip files unopened.
+/// Integer, date and microsecond timestamp columns get their minimum and maximum, which
+/// DataFusion uses to skip files unopened. Strings get none, because writers may truncate
+/// long strings in bounds. Delta writers truncate timestamp bounds to milliseconds while the
+/// columns hold microseconds, so those bounds are widened by one millisecond on each side.
+/// The scan uses per-file bounds only to skip files, so a widened bound cannot change a
+/// result.
 fn file_statistics(
     stats: Option<String>,
     file_fields: &[FieldRef],
@@ -261,6 +264,14 @@ fn file_statistics(
             DataType::Date32 => value.as_str().and_then(|text| {
                 ScalarValue::try_from_string(text.to_string(), &DataType::Date32).ok()
             }),
+            DataType::Timestamp(TimeUnit::Microsecond, timezone) => value
+                .as_str()
+                .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+                .map(|time| {
+                    let widen = if kind == "minValues" { -1_000 } else { 1_000 };
+                    let micros = time.timestamp_micros().saturating_add(widen);
+                    ScalarValue::TimestampMicrosecond(Some(micros), timezone.clone())
+                }),
             _ => None,
         };
         scalar.map_or(Precision::Absent, Precision::Exact)
