@@ -261,7 +261,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 strict: false,
                 path: Path::Element(&self.path, index),
             };
-            if !sequence.next_element_seed(seed)?.is_some() {
+            if sequence.next_element_seed(seed)?.is_none() {
                 break;
             }
             index += 1;
@@ -357,7 +357,8 @@ mod tests {
         schema: &TypeSchema,
         payloads: &[&str],
     ) -> (Vec<Result<(), String>>, StructArray) {
-        let mut columns = ColumnBuilder::new(&DataType::Struct(schema.fields.clone()), 0).unwrap();
+        let mut columns =
+            ColumnBuilder::new(&DataType::Struct(schema.fields.clone()), 0).expect("columns");
         let outcomes = payloads
             .iter()
             .map(|payload| {
@@ -369,7 +370,10 @@ mod tests {
                 outcome
             })
             .collect();
-        (outcomes, columns.finish().unwrap().as_struct().clone())
+        (
+            outcomes,
+            columns.finish().expect("array").as_struct().clone(),
+        )
     }
 
     fn validate_payload(schema: &TypeSchema, payload: &str) -> Result<(), String> {
@@ -515,50 +519,59 @@ mod tests {
 
         let ids = data
             .column_by_name("id")
-            .unwrap()
+            .expect("id column")
             .as_primitive::<Int64Type>();
         assert_eq!(ids.values().as_ref(), &[-7, 1]);
         let temperatures = data
             .column_by_name("temperature")
-            .unwrap()
+            .expect("temperature column")
             .as_primitive::<Float64Type>();
         assert_eq!(temperatures.value(0), 21.0);
         assert!(temperatures.is_null(1));
         assert_eq!(
             data.column_by_name("name")
-                .unwrap()
+                .expect("name column")
                 .as_string::<i32>()
                 .value(0),
             "café"
         );
-        let ok = data.column_by_name("ok").unwrap().as_boolean();
+        let ok = data.column_by_name("ok").expect("ok column").as_boolean();
         assert!(ok.is_valid(0));
         assert!(!ok.value(0));
         assert!(ok.is_null(1));
         let day = data
             .column_by_name("day")
-            .unwrap()
+            .expect("day column")
             .as_primitive::<Date32Type>();
         assert_eq!(day.value(0), -1);
         let at = data
             .column_by_name("at")
-            .unwrap()
+            .expect("at column")
             .as_primitive::<TimestampMicrosecondType>();
         assert_eq!(at.value(0), 1_733_300_000_500_000);
         assert_eq!(at.timezone(), Some("UTC"));
 
         // The shortest text of 0.1 + 0.2 must come back bit for bit.
-        let location = data.column_by_name("location").unwrap().as_struct();
+        let location = data
+            .column_by_name("location")
+            .expect("location column")
+            .as_struct();
         let lat = location.column(0).as_primitive::<Float64Type>();
         assert_eq!(lat.value(0).to_bits(), (0.1f64 + 0.2).to_bits());
         assert!(location.is_valid(0));
         assert!(location.is_null(1));
 
-        let tags = data.column_by_name("tags").unwrap().as_list::<i32>();
+        let tags = data
+            .column_by_name("tags")
+            .expect("tags column")
+            .as_list::<i32>();
         assert_eq!(tags.value_length(0), 2);
         assert!(tags.value(0).is_null(1));
         assert_eq!(tags.value_length(1), 0);
-        let items = data.column_by_name("items").unwrap().as_list::<i32>();
+        let items = data
+            .column_by_name("items")
+            .expect("items column")
+            .as_list::<i32>();
         assert!(items.is_valid(0));
         assert!(items.is_null(1));
     }
@@ -583,16 +596,31 @@ mod tests {
 
         let ids = data
             .column_by_name("id")
-            .unwrap()
+            .expect("id column")
             .as_primitive::<Int64Type>();
         assert_eq!(ids.values().as_ref(), &[1, 5]);
-        assert_eq!(data.column_by_name("name").unwrap().null_count(), 2);
-        let tags = data.column_by_name("tags").unwrap().as_list::<i32>();
+        assert_eq!(
+            data.column_by_name("name")
+                .expect("name column")
+                .null_count(),
+            2
+        );
+        let tags = data
+            .column_by_name("tags")
+            .expect("tags column")
+            .as_list::<i32>();
         let tag_values = tags.values().as_string::<i32>();
         assert_eq!(tag_values.iter().flatten().collect::<Vec<_>>(), ["a", "e"]);
-        let items = data.column_by_name("items").unwrap().as_list::<i32>();
+        let items = data
+            .column_by_name("items")
+            .expect("items column")
+            .as_list::<i32>();
         assert_eq!(items.values().len(), 2);
-        assert!(data.column_by_name("location").unwrap().is_null(1));
+        assert!(
+            data.column_by_name("location")
+                .expect("location column")
+                .is_null(1)
+        );
     }
 
     #[test]

@@ -294,7 +294,7 @@ fn file_statistics(
 
 /// Spreads files over `count` groups of about equal bytes, one group per scan partition.
 fn file_groups(mut files: Vec<DataFile>, count: usize) -> Vec<FileGroup> {
-    files.sort_by(|left, right| right.meta.size.cmp(&left.meta.size));
+    files.sort_by_key(|file| std::cmp::Reverse(file.meta.size));
     let count = count.clamp(1, files.len().max(1));
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); count];
     for file in files {
