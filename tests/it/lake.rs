@@ -352,16 +352,22 @@ fn struct_rows(first: i64, last: i64, with_b: bool) -> AppendRequest {
     }
     let info = StructArray::try_new(Fields::from(fields), children, None).expect("struct");
 
+    rows_with_second_column(first, last, struct_spec(with_b).schema, Arc::new(info))
+}
+
+/// Returns `rows(first, last, ..)` for team `ops` with its second column replaced by `column`,
+/// in the layout of `schema`.
+fn rows_with_second_column(
+    first: i64,
+    last: i64,
+    schema: SchemaRef,
+    column: ArrayRef,
+) -> AppendRequest {
     let mut request = rows(first, last, |_| Some("ops"));
     let batch = request.batch.take().expect("rows");
-    let columns: Vec<ArrayRef> = vec![
-        batch.column(0).clone(),
-        Arc::new(info),
-        batch.column(2).clone(),
-        batch.column(3).clone(),
-        batch.column(4).clone(),
-    ];
-    request.batch = Some(RecordBatch::try_new(struct_spec(with_b).schema, columns).expect("batch"));
+    let mut columns = batch.columns().to_vec();
+    columns[1] = column;
+    request.batch = Some(RecordBatch::try_new(schema, columns).expect("batch"));
     request
 }
 
@@ -424,20 +430,11 @@ async fn sub_millisecond_time_is_found_past_log_bounds() {
         Field::new("kafka_partition", DataType::Int32, false),
         Field::new("kafka_offset", DataType::Int64, false),
     ]));
-    let mut request = rows(0, 1, |_| Some("ops"));
-    let batch = request.batch.take().expect("rows");
     // 2024-12-04T08:13:20Z and 999 microseconds after it: the log keeps milliseconds, so the
     // file's recorded maximum is below the second value.
     let times = TimestampMicrosecondArray::from(vec![1_733_300_000_000_000, 1_733_300_000_000_999])
         .with_timezone("UTC");
-    let columns: Vec<ArrayRef> = vec![
-        batch.column(0).clone(),
-        Arc::new(times),
-        batch.column(2).clone(),
-        batch.column(3).clone(),
-        batch.column(4).clone(),
-    ];
-    request.batch = Some(RecordBatch::try_new(Arc::clone(&table.schema), columns).expect("batch"));
+    let request = rows_with_second_column(0, 1, Arc::clone(&table.schema), Arc::new(times));
     let mut writer = LakeTable::open_or_create(&root, table, WriteSettings::default())
         .await
         .expect("table opens");

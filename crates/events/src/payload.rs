@@ -142,8 +142,7 @@ impl ValueSeed<'_> {
             Some(b'n') => return self.null(),
             Some(b'"') => {
                 let string: String = serde_json::from_str(text).map_err(E::custom)?;
-                let shown = format!("\"{}\"", crate::time::shorten(&string));
-                return Err(self.mismatch(shown));
+                return Err(self.string_mismatch(&string));
             }
             Some(b't' | b'f') => return Err(self.mismatch(text)),
             Some(b'{') => return Err(self.mismatch("an object")),
@@ -199,18 +198,14 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<bool, E> {
-        let Values::Int64(values) = &mut self.column.values else {
-            return Err(self.mismatch(value));
-        };
-        let Ok(value) = i64::try_from(value) else {
-            return Err(E::custom(format!(
+        match i64::try_from(value) {
+            Ok(value) => self.visit_i64(value),
+            Err(_) if matches!(self.column.values, Values::Int64(_)) => Err(E::custom(format!(
                 "{} is {value}, beyond the 64-bit integer range",
                 self.path
-            )));
-        };
-        values.push(value);
-        self.column.append_valid();
-        Ok(true)
+            ))),
+            Err(_) => Err(self.mismatch(value)),
+        }
     }
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<bool, E> {
@@ -227,7 +222,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             }
             Values::Date32(values) => match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
                 Ok(date) => values.push(date.num_days_from_ce() - UNIX_EPOCH_DAY_FROM_CE),
-                Err(_) => return Err(self.shown_mismatch(value)),
+                Err(_) => return Err(self.string_mismatch(value)),
             },
             Values::Timestamp { unit, values, .. } => {
                 let parsed = DateTime::parse_from_rfc3339(value).ok();
@@ -239,10 +234,10 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 });
                 match since_epoch {
                     Some(since_epoch) => values.push(since_epoch),
-                    None => return Err(self.shown_mismatch(value)),
+                    None => return Err(self.string_mismatch(value)),
                 }
             }
-            _ => return Err(self.shown_mismatch(value)),
+            _ => return Err(self.string_mismatch(value)),
         }
         self.column.append_valid();
         Ok(true)
@@ -335,7 +330,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 }
 
 impl ValueSeed<'_> {
-    fn shown_mismatch<E: de::Error>(&self, value: &str) -> E {
+    /// Builds the mismatch error for a string value, quoted and shortened.
+    fn string_mismatch<E: de::Error>(&self, value: &str) -> E {
         self.mismatch(format_args!("\"{}\"", crate::time::shorten(value)))
     }
 }
