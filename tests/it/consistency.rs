@@ -101,9 +101,12 @@ pub async fn assert_processed_tables_match(lake: &Path, min_rows: i64) {
                 &format!("SELECT count(*) FROM ({select}) WHERE reject_reason IS NOT NULL"),
             )
             .await;
+            // About one generated reading in 200 is a fault, so a short run may have none.
+            // From 2,000 rows on, the chance of none is below 1 in 10,000.
+            let total = session_count(&session, &format!("SELECT count(*) FROM ({select})")).await;
             assert!(
-                failing > 0,
-                "{}: the generated faults fail the check",
+                failing > 0 || total < 2_000,
+                "{}: none of {total} generated rows fails the check",
                 spec.name
             );
             let filter = format!(
